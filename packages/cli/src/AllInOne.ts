@@ -1,0 +1,40 @@
+/**
+ * The all-in-one MaiKit server: every API family on one port (the launcher's 23456 by default), on the
+ * embedded SQLite database, with logs to the console and a daily-rotated file. `maikit serve` and
+ * `examples/server` both run this layer.
+ */
+import { Effect, Layer } from "effect"
+import { Logging, MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core"
+import { Launcher, MaikitServer } from "@maikit/http-adapter"
+
+const announce = Effect.gen(function*() {
+  const config = yield* MaikitConfig.MaikitConfig
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`
+  yield* Effect.logInfo(`MaiKit listening on ${url} (docs at ${url}/docs, data in ${config.dataDir})`)
+})
+
+/** The server, built from settings the caller has already resolved (or from `MaikitConfig.layer`). */
+export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
+  const config = yield* MaikitConfig.MaikitConfig
+  const server = MaikitServer.layer({
+    families: [Launcher.family],
+    host: config.host,
+    port: config.port,
+    maxBodyBytes: config.maxBodyBytes,
+    accessToken: config.accessToken,
+    title: "MaiKit"
+  }).pipe(
+    Layer.provide(Layer.mergeAll(SystemMetrics.SystemMetrics.layer, UpdateChecker.UpdateChecker.layer()))
+  )
+  return Layer.mergeAll(server, Layer.effectDiscard(announce)).pipe(
+    Layer.provide(Logging.layer({
+      directory: config.logDir,
+      level: MaikitConfig.toLogLevel(config.logLevel),
+      retentionDays: config.logRetentionDays
+    }))
+  )
+}))
+
+/** The server with settings from `maikit.toml`, `MAIKIT_*` variables and `overrides`. */
+export const layer = (overrides: MaikitConfig.Overrides = {}) =>
+  layerFromConfig.pipe(Layer.provide(MaikitConfig.MaikitConfig.layer({ overrides })))

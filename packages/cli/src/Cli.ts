@@ -1,0 +1,73 @@
+/**
+ * The `maikit` command tree. Every command has `--help`; `--completions bash|zsh|fish` prints a completion
+ * script (also as `maikit completions <shell>`).
+ */
+import { Console, Effect, Layer, Option } from "effect"
+import { Argument, Command, Completions, Flag } from "effect/cli"
+import { MaikitVersion } from "@maikit/core"
+import * as AllInOne from "./AllInOne.ts"
+
+const host = Flag.String("host").pipe(
+  Flag.withDescription("Address to listen on (default 127.0.0.1; any other needs --token)"),
+  Flag.optional
+)
+const port = Flag.Int("port").pipe(
+  Flag.withAlias("p"),
+  Flag.withDescription("Port to listen on (default 23456)"),
+  Flag.optional
+)
+const dataDir = Flag.String("data-dir").pipe(
+  Flag.withDescription("Directory for the database and logs (default ./data)"),
+  Flag.optional
+)
+const token = Flag.String("token").pipe(
+  Flag.withDescription("Access token clients must present (Bearer, X-Maikit-Token or ?token=)"),
+  Flag.optional
+)
+const config = Flag.String("config").pipe(
+  Flag.withDescription("TOML configuration file (default ./maikit.toml when present)"),
+  Flag.optional
+)
+
+export const serve = Command.make(
+  "serve",
+  { host, port, dataDir, token, config },
+  (flags) =>
+    Layer.launch(AllInOne.layer({
+      host: Option.getOrUndefined(flags.host),
+      port: Option.getOrUndefined(flags.port),
+      dataDir: Option.getOrUndefined(flags.dataDir),
+      accessToken: Option.getOrUndefined(flags.token),
+      configFile: Option.getOrUndefined(flags.config)
+    }))
+).pipe(
+  Command.withDescription("Start the all-in-one MaiKit server (launcher API on port 23456 by default)"),
+  Command.withExamples([
+    { command: "maikit serve", description: "Serve on 127.0.0.1:23456 with data in ./data" },
+    { command: "maikit serve --host 0.0.0.0 --token \"$MAIKIT_TOKEN\"", description: "Serve on every interface" }
+  ])
+)
+
+export const version = Command.make(
+  "version",
+  {},
+  () => Console.log(`maikit ${MaikitVersion.current.version}`)
+).pipe(Command.withDescription("Print MaiKit's version"))
+
+export const completions = Command.make(
+  "completions",
+  { shell: Argument.Literals("shell", ["bash", "zsh", "fish"]).pipe(Argument.withDescription("Target shell")) },
+  ({ shell }) => Console.log(Completions.generate("maikit", shell, Completions.fromCommand(root)))
+).pipe(Command.withDescription("Print a shell completion script, e.g. `maikit completions bash >> ~/.bashrc`"))
+
+const base = Command.make("maikit").pipe(
+  Command.withDescription("MaiKit: run and supervise MaiBot, its control plane and the AI status light")
+)
+
+export const root: Command.Command.Any = base.pipe(Command.withSubcommands([serve, version]))
+
+export const app = base.pipe(Command.withSubcommands([serve, version, completions]))
+
+/** Runs the CLI with `argv` (without the `node` and script entries). */
+export const run = (argv: ReadonlyArray<string>) =>
+  Command.runWith(app, { version: MaikitVersion.current.version })(argv).pipe(Effect.asVoid)

@@ -1,0 +1,2 @@
+export * as AllInOne from "./AllInOne.ts"
+export * as Cli from "./Cli.ts"

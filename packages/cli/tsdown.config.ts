@@ -1,0 +1,10 @@
+import { defineConfig } from "tsdown"
+
+export default defineConfig({
+  entry: ["src/index.ts", "src/bin.ts"],
+  format: "esm",
+  platform: "node",
+  target: "node22",
+  dts: true,
+  sourcemap: true
+})

@@ -1,0 +1,64 @@
+/**
+ * An API family is one of MaiKit's three HTTP conventions (launcher, control plane, status relay): its
+ * `HttpApi` definition, the layer that registers its handlers on an `HttpRouter`, the paths it answers, and
+ * how it shapes the errors that happen before a handler runs (bad body, unknown route, wrong method,
+ * oversize body, missing token). `MaikitServer` composes any set of families into one server.
+ */
+import type { FileSystem, Layer, Path } from "effect"
+import type { Etag, HttpPlatform, HttpRouter, HttpServerResponse } from "effect/http"
+import type { HttpApi, HttpApiGroup } from "effect/http-api"
+
+/** One problem with a request, in the shape most clients understand (and Pydantic's field names). */
+export interface RequestIssue {
+  /** Where: `["body", "port"]`, `["path", "id"]`, `["query", "limit"]`. */
+  readonly loc: ReadonlyArray<string | number>
+  readonly msg: string
+  readonly type: string
+  readonly input?: unknown
+}
+
+export type RequestPart = "body" | "path" | "query" | "header"
+
+export interface ErrorShape {
+  /** The body could not be parsed or did not match the endpoint's schema. */
+  readonly invalidRequest: (issues: ReadonlyArray<RequestIssue>) => HttpServerResponse.HttpServerResponse
+  readonly notFound: HttpServerResponse.HttpServerResponse
+  readonly methodNotAllowed: (allowed: ReadonlyArray<string>) => HttpServerResponse.HttpServerResponse
+  readonly payloadTooLarge: (limitBytes: number) => HttpServerResponse.HttpServerResponse
+  readonly unauthorized: HttpServerResponse.HttpServerResponse
+  /** A defect: answered without internals, which are logged instead. */
+  readonly internalError: HttpServerResponse.HttpServerResponse
+}
+
+/** What every MaiKit server provides to the families it hosts. */
+export type ServerServices =
+  | HttpRouter.HttpRouter
+  | Etag.Generator
+  | HttpPlatform.HttpPlatform
+  | FileSystem.FileSystem
+  | Path.Path
+
+export interface ApiFamily<R = never> {
+  readonly name: string
+  readonly api: HttpApi.Top
+  /** Registers the family's routes; built by `HttpApiBuilder.layer(api)` with the handlers provided. */
+  readonly routes: Layer.Layer<never, never, R | ServerServices>
+  /** Whether this family answers for a path: decides whose error shape an unmatched request gets. */
+  readonly owns: (path: string) => boolean
+  readonly errors: ErrorShape
+}
+
+/** The services a set of families needs from the host, beyond what the server provides. */
+export type Requirements<F> = F extends ApiFamily<infer R> ? Exclude<R, ServerServices> : never
+
+/**
+ * Builds a family. `HttpApi` is invariant in its groups, so families with different APIs cannot share one
+ * element type; the API is widened here, once, for the uses that only read it (docs, the route table).
+ */
+export const make = <Id extends string, Groups extends HttpApiGroup.Constraint, R>(options: {
+  readonly name: string
+  readonly api: HttpApi.HttpApi<Id, Groups>
+  readonly routes: Layer.Layer<never, never, R | ServerServices>
+  readonly owns: (path: string) => boolean
+  readonly errors: ErrorShape
+}): ApiFamily<R> => ({ ...options, api: options.api as unknown as HttpApi.Top })

@@ -1,0 +1,226 @@
+/**
+ * Composes any set of API families into one HTTP application: their routes, one OpenAPI document at
+ * `/openapi.json`, Swagger UI at `/docs` (assets bundled, so it works offline), a small home page at `/`,
+ * CORS for any origin, a body size limit, an optional access token, and error bodies in each family's own
+ * shape for everything that fails before a handler answers. The same application can listen on its own
+ * port (`layer`), or be mounted into a host's `node:http`, Express or Fastify server (`makeNodeHandler`,
+ * `nodeHandler`) or any fetch-style runtime (`webHandler`).
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { ByteSize, Cause, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
+import {
+  HttpIncomingMessage,
+  HttpMiddleware,
+  HttpRouter,
+  HttpServer,
+  HttpServerRequest,
+  HttpServerResponse
+} from "effect/http"
+import { HttpApi, type HttpApiGroup, HttpApiSwagger, OpenApi } from "effect/http-api"
+import * as Http from "node:http"
+import type * as ApiFamily from "./ApiFamily.ts"
+import { classify } from "./internal/errorResponses.ts"
+import { homePage } from "./internal/homePage.ts"
+import { RouteTable } from "./internal/RouteTable.ts"
+
+export interface Options<Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>> {
+  readonly families: Families
+  /** Largest accepted request body; larger ones get a 413 in the family's shape. Default 1 MiB. */
+  readonly maxBodyBytes?: number
+  /** When set, every route but the home page and the docs needs it (Bearer, `X-Maikit-Token` or `?token=`). */
+  readonly accessToken?: Option.Option<Redacted.Redacted<string>>
+  readonly title?: string
+}
+
+/** The services the families of `Options` need from the host. */
+export type Requirements<Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>> = ApiFamily.Requirements<
+  Families[number]
+>
+
+/** The headers MaiLauncher's client sends on every request; any other requested header is allowed too. */
+export const clientHeaders = ["X-Client-Name", "X-Client-Version", "X-Request-Time"] as const
+
+const publicPaths = new Set(["/", "/docs", "/openapi.json"])
+
+const corsMiddleware = HttpMiddleware.cors({
+  allowedOrigins: () => true,
+  allowedMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+  credentials: true,
+  maxAge: 600
+})
+
+const presentedToken = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const authorization = request.headers["authorization"]
+  if (authorization !== undefined && /^bearer /i.test(authorization)) return authorization.slice(7).trim()
+  const header = request.headers["x-maikit-token"]
+  if (header !== undefined) return header
+  const query = request.url.indexOf("?")
+  return query === -1 ? undefined : new URLSearchParams(request.url.slice(query + 1)).get("token") ?? undefined
+}
+
+const constantTimeEquals = (a: string, b: string): boolean => {
+  const left = Buffer.from(a)
+  const right = Buffer.from(b)
+  let difference = left.length ^ right.length
+  for (let i = 0; i < right.length; i++) difference |= (left[i % Math.max(left.length, 1)] ?? 0) ^ (right[i] ?? 0)
+  return difference === 0
+}
+
+const pathOf = (url: string) => {
+  const end = url.search(/[?#]/)
+  return end === -1 ? url : url.slice(0, end)
+}
+
+const docsRoutes = <Id extends string, Groups extends HttpApiGroup.Constraint>(api: HttpApi.HttpApi<Id, Groups>) =>
+  Layer.merge(
+    HttpApiSwagger.layer(api, { path: "/docs" }),
+    HttpRouter.add("GET", "/openapi.json", HttpServerResponse.jsonUnsafe(OpenApi.fromApi(api)))
+  )
+
+/** `/docs` and `/openapi.json` describing all families as one API. */
+const docs = (families: ReadonlyArray<ApiFamily.ApiFamily<unknown>>, title: string) => {
+  const base = HttpApi.make("maikit").annotateMerge(OpenApi.annotations({
+    title,
+    description: "MaiKit: launcher, control plane and status relay for the MaiBot ecosystem"
+  }))
+  const [first, ...rest] = families
+  return first === undefined
+    ? docsRoutes(base)
+    : docsRoutes(rest.reduce((api, family) => api.addHttpApi(family.api), base.addHttpApi(first.api)))
+}
+
+/**
+ * The application as router layers: the families' routes, the docs and the global middleware. Provide
+ * `HttpRouter` (done by `layer`, `makeNodeHandler` and `webHandler`) and the families' own services.
+ */
+export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>>(
+  options: Options<Families>
+): Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families>> => {
+  const families = options.families
+  const limit = options.maxBodyBytes ?? 1024 * 1024
+  const maxBodySize = ByteSize.bytes(limit)
+  const token = Option.map(options.accessToken ?? Option.none(), Redacted.value)
+  const title = options.title ?? "MaiKit API"
+  const table = RouteTable.fromApis(families.map((family) => family.api), [
+    { method: "GET", path: "/" },
+    { method: "GET", path: "/docs" },
+    { method: "GET", path: "/openapi.json" }
+  ])
+  const fallback = families[0]?.errors
+  const errorsFor = (path: string) => (families.find((family) => family.owns(path)) ?? families[0])?.errors
+
+  const shapeFailure = (request: HttpServerRequest.HttpServerRequest, cause: Cause.Cause<unknown>) =>
+    Effect.gen(function*() {
+      const errors = errorsFor(pathOf(request.url)) ?? fallback
+      const failure = classify(cause)
+      if (errors === undefined) return yield* Effect.failCause(cause)
+      switch (failure._tag) {
+        case "RouteNotFound": {
+          const allowed = table.allowedMethods(pathOf(request.url))
+          return allowed.length > 0 ? errors.methodNotAllowed(allowed) : errors.notFound
+        }
+        case "InvalidRequest":
+          return errors.invalidRequest(failure.issues)
+        case "PayloadTooLarge":
+          return errors.payloadTooLarge(limit)
+        case "Unexpected":
+          yield* Effect.logError("request failed", failure.cause)
+          return errors.internalError
+      }
+    })
+
+  const guarded = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+    HttpServerRequest.HttpServerRequest.use((request) => {
+      const requiresToken = Option.isSome(token) && request.method !== "OPTIONS" &&
+        !publicPaths.has(pathOf(request.url))
+      if (requiresToken) {
+        const presented = presentedToken(request)
+        if (presented === undefined || !constantTimeEquals(presented, token.value)) {
+          const errors = errorsFor(pathOf(request.url)) ?? fallback
+          if (errors !== undefined) return Effect.succeed(errors.unauthorized)
+        }
+      }
+      return app.pipe(
+        Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
+        Effect.catchCause((cause) => shapeFailure(request, cause))
+      )
+    })
+
+  const middleware = HttpRouter.middleware((app) => corsMiddleware(guarded(app)), { global: true })
+
+  const home = HttpRouter.add("GET", "/", HttpServerResponse.html(homePage(title, families.map((f) => f.name))))
+
+  return Layer.mergeAll(
+    home,
+    docs(families, title),
+    middleware,
+    ...families.map((family) => family.routes)
+  ) as Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families>>
+}
+
+export interface ListenOptions {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * Serves the application on its own `node:http` server; the listener closes with the layer's scope. The
+ * `HttpServer` stays in the output so a caller that asked for port 0 can read the address.
+ */
+export const layer = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>>(
+  options: Options<Families> & ListenOptions
+) =>
+  HttpRouter.serve(routes(options), {
+    disableLogger: true,
+    disableListenLog: true,
+    routerConfig: { ignoreTrailingSlash: true }
+  }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(() => Http.createServer(), { host: options.host, port: options.port }))
+  )
+
+/**
+ * A Node `request` listener for a host's own server. The application lives in `scope`; close the scope to
+ * release it. Express: `app.use(handler)`; Fastify: `reply.hijack(); handler(req.raw, reply.raw)`.
+ */
+export const makeNodeHandler = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>>(
+  options: Options<Families>
+): Effect.Effect<Http.RequestListener, never, Scope.Scope | Requirements<Families>> =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.Scope
+    const app = yield* HttpRouter.toHttpEffect(
+      routes(options).pipe(Layer.provide(NodeHttpServer.layerHttpServices))
+    )
+    return yield* NodeHttpServer.makeHandler(app, { scope })
+  }) as Effect.Effect<Http.RequestListener, never, Scope.Scope | Requirements<Families>>
+
+/**
+ * `makeNodeHandler` for hosts that do not use Effect: builds `services` and the application, and returns the
+ * listener with a `dispose` that releases both.
+ */
+export const nodeHandler = async <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, E>(
+  options: Options<Families>,
+  services: Layer.Layer<Requirements<Families>, E>
+): Promise<{ readonly handler: Http.RequestListener; readonly dispose: () => Promise<void> }> => {
+  const scope = Effect.runSync(Scope.make())
+  const dispose = () => Effect.runPromise(Scope.close(scope, Exit.void))
+  const handler = await Effect.runPromise(
+    Layer.buildWithScope(services, scope).pipe(
+      Effect.flatMap((context) => makeNodeHandler(options).pipe(Effect.provideContext(context))),
+      Scope.provide(scope)
+    )
+  ).catch(async (error: unknown) => {
+    await dispose()
+    throw error
+  })
+  return { handler, dispose }
+}
+
+/** A fetch-style `(Request) => Promise<Response>` handler and its `dispose`, for non-Node runtimes and tests. */
+export const webHandler = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, E>(
+  options: Options<Families>,
+  services: Layer.Layer<Requirements<Families>, E>
+) =>
+  HttpRouter.toWebHandler(
+    routes(options).pipe(Layer.provide(Layer.merge(services, HttpServer.layerServices))),
+    { disableLogger: true, routerConfig: { ignoreTrailingSlash: true } }
+  )

@@ -1,0 +1,18 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  resolve: {
+    conditions: ["source"]
+  },
+  ssr: {
+    resolve: {
+      conditions: ["source"]
+    }
+  },
+  test: {
+    include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    pool: "forks"
+  }
+})
