@@ -27,14 +27,15 @@ export const internalVersion = (version: string): number => {
   return v === undefined ? 0 : v.major * 1000 + v.minor * 100 + v.patch * 10 + v.pre
 }
 
+const isPrerelease = (version: string) => version.includes("-")
+
 /** Orders two version strings; pre-releases sort before their release. */
 export const compare = (a: string, b: string): number => {
   const x = parsed(a)
   const y = parsed(b)
   if (x === undefined || y === undefined) return a.localeCompare(b)
-  const isPre = (version: string) => version.includes("-")
   return x.major - y.major || x.minor - y.minor || x.patch - y.patch ||
-    (isPre(a) === isPre(b) ? x.pre - y.pre : isPre(a) ? -1 : 1)
+    (isPrerelease(a) === isPrerelease(b) ? x.pre - y.pre : isPrerelease(a) ? -1 : 1)
 }
 
 /** Newest first. Each release adds its line here when its changesets are versioned. */

@@ -1,0 +1,144 @@
+/**
+ * MaiKit's one SQLite database, `<dataDir>/maikit.db`, opened through our `SqliteClient` so every
+ * service sees only `SqlClient.SqlClient`. Each service owns its tables and brings its own migrations,
+ * recorded in its own `maikit_migrations_<service>` table, so services compose in any order and one
+ * service's history never blocks another's.
+ */
+import { Effect, Layer } from "effect"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as Migrator from "effect/sql/Migrator"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { DatabaseMigrationError, DatabaseOpenError } from "./DatabaseError.ts"
+import { MaikitConfig } from "./MaikitConfig.ts"
+import * as SqliteClient from "./SqliteClient.ts"
+
+export { DatabaseMigrationError, DatabaseOpenError } from "./DatabaseError.ts"
+
+export const fileName = "maikit.db"
+export const busyTimeout = 5000
+
+export type Services = SqliteClient.SqliteClient | SqlClient.SqlClient
+
+/** Opens (creating its directory and file if needed) the database at `filename`. */
+export const layerFile = (filename: string): Layer.Layer<Services, DatabaseOpenError> =>
+  Layer.effectContext(
+    Effect.gen(function*() {
+      yield* Effect.try({
+        try: () => Fs.mkdirSync(Path.dirname(filename), { recursive: true }),
+        catch: (cause) => DatabaseOpenError.of(filename, cause)
+      })
+      return yield* SqliteClient.make({ filename, walMode: true, busyTimeout }).pipe(
+        Effect.mapError((cause) => DatabaseOpenError.of(filename, cause))
+      )
+    })
+  ).pipe(Layer.provide(Reactivity.layer))
+
+/** The database in the configured data directory. */
+export const layer: Layer.Layer<Services, DatabaseOpenError, MaikitConfig> = Layer.unwrap(
+  Effect.map(Effect.service(MaikitConfig), (config) => layerFile(Path.join(config.dataDir, fileName)))
+)
+
+/**
+ * A service's migrations, keyed `<id>_<name>` (e.g. `0001_create_tenants`). Ids only grow: a migration
+ * whose id is not above the highest one already applied is never run, so append, never insert.
+ */
+export type Migrations = Readonly<Record<string, Effect.Effect<unknown, unknown, SqlClient.SqlClient>>>
+
+const servicePattern = /^[a-z][a-z0-9-]*$/
+const keyPattern = /^(\d+)_(.+)$/
+
+export const migrationsTable = (service: string): string => `maikit_migrations_${service.replaceAll("-", "_")}`
+
+const guard = (service: string, key: string, migration: Effect.Effect<unknown, unknown, SqlClient.SqlClient>) =>
+  migration.pipe(
+    Effect.mapError((cause) => DatabaseMigrationError.of(service, key, cause)),
+    Effect.catchDefect((cause) => Effect.fail(DatabaseMigrationError.of(service, key, cause)))
+  )
+
+const loader = (service: string, definitions: Migrations) =>
+  Effect.suspend(() => {
+    const resolved: Array<readonly [id: number, name: string, key: string, load: Migrator.ResolvedMigration[2]]> = []
+    for (const [key, migration] of Object.entries(definitions)) {
+      const match = keyPattern.exec(key)
+      if (match === null) {
+        return Effect.fail(
+          DatabaseMigrationError.of(service, key, "migration keys must look like <id>_<name>, e.g. 0001_create_tables")
+        )
+      }
+      resolved.push([Number(match[1]), match[2] as string, key, Effect.succeed(guard(service, key, migration))])
+    }
+    return Effect.succeed(resolved.toSorted(([a], [b]) => a - b))
+  })
+
+// The migrator only runs ids above the latest applied one, so a migration numbered below it (say, merged
+// from a branch) would be skipped silently forever; refuse to start instead.
+const rejectSkipped = Effect.fnUntraced(function*(
+  service: string,
+  table: string,
+  resolved: ReadonlyArray<readonly [id: number, name: string, key: string, load: unknown]>
+) {
+  const sql = yield* SqlClient.SqlClient
+  const exists = yield* sql`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ${table}`
+  if (exists.length === 0) return
+  const rows = yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM ${sql(table)}`.withoutTransform
+  const recorded = new Set(rows.map((row) => row.migration_id))
+  const latest = Math.max(0, ...recorded)
+  const skipped = resolved.find(([id]) => id <= latest && !recorded.has(id))
+  if (skipped !== undefined) {
+    return yield* DatabaseMigrationError.of(
+      service,
+      skipped[2],
+      `its id ${skipped[0]} is not above the latest applied migration (${latest}), so it would never run; renumber it`
+    )
+  }
+}, (effect, service) =>
+  Effect.mapError(effect, (error) =>
+    error._tag === "SqlError" ? DatabaseMigrationError.of(service, undefined, error) : error))
+
+/**
+ * Applies `service`'s pending migrations in one transaction and returns the keys it applied. `BEGIN
+ * IMMEDIATE` takes the write lock up front, so a second process migrating the same file waits for the
+ * busy timeout instead of failing on a read-to-write lock upgrade.
+ */
+export const migrate = Effect.fn("Database.migrate")(function*(service: string, definitions: Migrations) {
+  if (!servicePattern.test(service)) {
+    return yield* DatabaseMigrationError.of(
+      service,
+      undefined,
+      "service names must be kebab-case ([a-z][a-z0-9-]*)"
+    )
+  }
+  const resolved = yield* loader(service, definitions)
+  const table = migrationsTable(service)
+  yield* rejectSkipped(service, table, resolved)
+  const keys = new Map(resolved.map(([id, , key]) => [id, key]))
+  const applied = yield* Migrator.make({})({
+    loader: Effect.succeed(resolved.map(([id, name, , load]) => [id, name, load] as const)),
+    table
+  }).pipe(
+    Effect.provideService(SqlClient.BeginTransaction, "BEGIN IMMEDIATE"),
+    Effect.mapError((error) =>
+      error._tag === "MigrationError" && error.cause instanceof DatabaseMigrationError
+        ? error.cause
+        : DatabaseMigrationError.of(service, undefined, error)
+    )
+  )
+  return applied.map(([id, name]) => keys.get(id) ?? `${id}_${name}`)
+})
+
+/**
+ * A layer that applies `service`'s migrations when built. Provide it to the service's own layer so its
+ * tables exist before the service starts.
+ */
+export const migrations = (
+  service: string,
+  definitions: Migrations
+): Layer.Layer<never, DatabaseMigrationError, SqlClient.SqlClient> =>
+  Layer.effectDiscard(
+    Effect.tap(migrate(service, definitions), (applied) =>
+      applied.length === 0
+        ? Effect.void
+        : Effect.logInfo(`applied migrations of ${service}: ${applied.join(", ")}`))
+  )

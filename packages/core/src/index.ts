@@ -1,0 +1,7 @@
+export * as Database from "./Database.ts"
+export * as Logging from "./Logging.ts"
+export * as MaikitConfig from "./MaikitConfig.ts"
+export * as MaikitVersion from "./MaikitVersion.ts"
+export * as SqliteClient from "./SqliteClient.ts"
+export * as SystemMetrics from "./SystemMetrics.ts"
+export * as UpdateChecker from "./UpdateChecker.ts"
