@@ -4,7 +4,7 @@
  * `examples/server` both run this layer.
  */
 import { Effect, Layer } from "effect"
-import { Logging, MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core"
+import { Database, Logging, MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core"
 import { Launcher, MaikitServer } from "@maikit/http-adapter"
 
 const announce = Effect.gen(function*() {
@@ -27,6 +27,7 @@ export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
     Layer.provide(Layer.mergeAll(SystemMetrics.SystemMetrics.layer, UpdateChecker.UpdateChecker.layer()))
   )
   return Layer.mergeAll(server, Layer.effectDiscard(announce)).pipe(
+    Layer.provide(Database.layer),
     Layer.provide(Logging.layer({
       directory: config.logDir,
       level: MaikitConfig.toLogLevel(config.logLevel),

@@ -5,3 +5,10 @@ export * as MaikitVersion from "./MaikitVersion.ts"
 export * as SqliteClient from "./SqliteClient.ts"
 export * as SystemMetrics from "./SystemMetrics.ts"
 export * as UpdateChecker from "./UpdateChecker.ts"
+
+// Error classes are also exported by name: declaration files of dependent packages can only name a
+// class through a direct export, not through a namespace that re-exports it.
+export { DatabaseMigrationError, DatabaseOpenError } from "./DatabaseError.ts"
+export { LoggingError } from "./LoggingError.ts"
+export { MaikitConfigError } from "./MaikitConfigError.ts"
+export { SystemMetricsError } from "./SystemMetricsError.ts"
