@@ -1,0 +1,306 @@
+/**
+ * The launcher's registry of MaiBot instances and their components, in MaiKit's database. An instance is
+ * a MaiBot checkout (`main`, run as `python bot.py`) plus its services (NapCat, the adapter), each with
+ * its own command, working directory, environment and restart policy. Runtime statistics accumulate here so
+ * they survive restarts of MaiKit itself.
+ */
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import * as Crypto from "node:crypto"
+import * as Database from "./Database.ts"
+import { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
+
+export { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
+
+/** The seeds' English statuses, plus the supervisor's two failure states. */
+export const InstanceStatus = Schema.Literals([
+  "stopped",
+  "starting",
+  "running",
+  "stopping",
+  "crashed",
+  "errored",
+  "maintenance"
+])
+export type InstanceStatus = typeof InstanceStatus.Type
+
+export const RestartPolicy = Schema.Literals(["no", "on-failure", "always"])
+export type RestartPolicy = typeof RestartPolicy.Type
+
+/** 40 lowercase hex characters, as the original's `sha1(salt + name)`. */
+export const InstanceId = Schema.String.check(Schema.isPattern(/^[0-9a-f]{40}$/))
+
+export const ComponentKind = Schema.Literals(["main", "service"])
+
+export const Component = Schema.Struct({
+  /** `main` for MaiBot itself; otherwise the service's name (`napcat`, `napcat-ada`, …). */
+  name: Schema.String,
+  kind: ComponentKind,
+  /** Working directory. */
+  path: Schema.String,
+  port: Schema.NullOr(Schema.Int),
+  /** The command line, e.g. `python bot.py`; a `python` command runs through the folder's venv when present. */
+  command: Schema.String,
+  env: Schema.Record(Schema.String, Schema.String),
+  restart_policy: RestartPolicy,
+  /** Start order: components start by ascending position and stop in reverse. */
+  position: Schema.Int
+})
+export type Component = typeof Component.Type
+
+export const Instance = Schema.Struct({
+  id: InstanceId,
+  name: Schema.String,
+  version: Schema.String,
+  path: Schema.String,
+  status: InstanceStatus,
+  host: Schema.String,
+  port: Schema.Int,
+  token: Schema.String,
+  /** ISO 8601, UTC. */
+  created_at: Schema.String,
+  last_start_time: Schema.NullOr(Schema.String),
+  /** Seconds, accumulated over every run. */
+  total_runtime: Schema.Int,
+  start_count: Schema.Int,
+  /** Whether MaiKit created `path` (a deploy) rather than registering an existing folder (an add). */
+  owns_path: Schema.Boolean,
+  components: Schema.Array(Component)
+})
+export type Instance = typeof Instance.Type
+
+export interface NewInstance {
+  readonly name: string
+  readonly version: string
+  readonly path: string
+  readonly host: string
+  readonly port: number
+  readonly token: string
+  readonly ownsPath: boolean
+  readonly components: ReadonlyArray<Omit<Component, "position">>
+}
+
+/** `sha1(hex(16 random bytes) + name)`: the original's scheme, so ids look the same to its clients. */
+export const makeId = (name: string): string =>
+  Crypto.createHash("sha1").update(Crypto.randomBytes(16).toString("hex") + name, "utf8").digest("hex")
+
+export const migrations = Database.migrations("instance-registry", {
+  "0001_create_instances": SqlClient.SqlClient.use((sql) =>
+    sql`CREATE TABLE launcher_instances (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      version TEXT NOT NULL,
+      path TEXT NOT NULL,
+      status TEXT NOT NULL,
+      host TEXT NOT NULL,
+      port INTEGER NOT NULL,
+      token TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      last_start_time TEXT,
+      total_runtime INTEGER NOT NULL DEFAULT 0,
+      start_count INTEGER NOT NULL DEFAULT 0,
+      owns_path INTEGER NOT NULL DEFAULT 0
+    )`),
+  "0002_create_components": SqlClient.SqlClient.use((sql) =>
+    sql`CREATE TABLE launcher_components (
+      instance_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      path TEXT NOT NULL,
+      port INTEGER,
+      command TEXT NOT NULL,
+      env TEXT NOT NULL,
+      restart_policy TEXT NOT NULL,
+      position INTEGER NOT NULL,
+      PRIMARY KEY (instance_id, name)
+    )`)
+})
+
+const InstanceRow = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  version: Schema.String,
+  path: Schema.String,
+  status: InstanceStatus,
+  host: Schema.String,
+  port: Schema.Number,
+  token: Schema.String,
+  created_at: Schema.String,
+  last_start_time: Schema.NullOr(Schema.String),
+  total_runtime: Schema.Number,
+  start_count: Schema.Number,
+  owns_path: Schema.Number
+})
+
+const ComponentRow = Schema.Struct({
+  instance_id: Schema.String,
+  name: Schema.String,
+  kind: ComponentKind,
+  path: Schema.String,
+  port: Schema.NullOr(Schema.Number),
+  command: Schema.String,
+  env: Schema.fromJsonString(Schema.Record(Schema.String, Schema.String)),
+  restart_policy: RestartPolicy,
+  position: Schema.Number
+})
+
+const decodeInstances = Schema.decodeUnknownEffect(Schema.Array(InstanceRow))
+const decodeComponents = Schema.decodeUnknownEffect(Schema.Array(ComponentRow))
+
+const isoOf = (millis: number) => new Date(millis).toISOString()
+
+const failed = (operation: string) => (cause: SqlError | Schema.SchemaError) =>
+  new InstanceRegistryError({ operation, message: cause.message, cause })
+
+export class InstanceRegistry extends Context.Service<InstanceRegistry, {
+  readonly list: Effect.Effect<ReadonlyArray<Instance>, InstanceRegistryError>
+  readonly get: (id: string) => Effect.Effect<Instance, InstanceNotFound | InstanceRegistryError>
+  /** Inserts the instance and its components in one transaction. */
+  readonly add: (instance: NewInstance) => Effect.Effect<Instance, InstanceRegistryError>
+  /** Deletes the instance and its components in one transaction; the folders are the caller's business. */
+  readonly remove: (id: string) => Effect.Effect<void, InstanceNotFound | InstanceRegistryError>
+  readonly setStatus: (id: string, status: InstanceStatus) => Effect.Effect<void, InstanceNotFound | InstanceRegistryError>
+  /** A start: `start_count + 1` and `last_start_time = now`. */
+  readonly recordStart: (id: string) => Effect.Effect<Instance, InstanceNotFound | InstanceRegistryError>
+  /** A stop: the time since `last_start_time` is added to `total_runtime` and `last_start_time` cleared. */
+  readonly recordStop: (id: string) => Effect.Effect<Instance, InstanceNotFound | InstanceRegistryError>
+}>()("@maikit/core/InstanceRegistry") {
+  static readonly make = Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const load = (rows: ReadonlyArray<typeof InstanceRow.Type>) =>
+      Effect.gen(function*() {
+        if (rows.length === 0) return []
+        const ids = rows.map((row) => row.id)
+        const components = yield* sql`SELECT * FROM launcher_components WHERE ${sql.in("instance_id", ids)}
+          ORDER BY position`.pipe(Effect.flatMap(decodeComponents))
+        return rows.map((row): Instance => ({
+          ...row,
+          id: row.id,
+          owns_path: row.owns_path === 1,
+          components: components.filter((component) => component.instance_id === row.id).map((component) => ({
+            name: component.name,
+            kind: component.kind,
+            path: component.path,
+            port: component.port,
+            command: component.command,
+            env: component.env,
+            restart_policy: component.restart_policy,
+            position: component.position
+          }))
+        }))
+      })
+
+    const list = sql`SELECT * FROM launcher_instances ORDER BY created_at, id`.pipe(
+      Effect.flatMap(decodeInstances),
+      Effect.flatMap(load),
+      Effect.mapError(failed("list"))
+    )
+
+    const find = (id: string) =>
+      sql`SELECT * FROM launcher_instances WHERE id = ${id}`.pipe(
+        Effect.flatMap(decodeInstances),
+        Effect.flatMap(load),
+        Effect.mapError(failed("get")),
+        Effect.flatMap((instances) =>
+          Option.match(Option.fromNullishOr(instances[0]), {
+            onNone: () => Effect.fail(new InstanceNotFound({ id })),
+            onSome: Effect.succeed
+          })
+        )
+      )
+
+    const add = (instance: NewInstance) =>
+      Effect.gen(function*() {
+        const id = makeId(instance.name)
+        const createdAt = isoOf(yield* Clock.currentTimeMillis)
+        yield* sql`INSERT INTO launcher_instances ${
+          sql.insert({
+            id,
+            name: instance.name,
+            version: instance.version,
+            path: instance.path,
+            status: "stopped",
+            host: instance.host,
+            port: instance.port,
+            token: instance.token,
+            created_at: createdAt,
+            last_start_time: null,
+            total_runtime: 0,
+            start_count: 0,
+            owns_path: instance.ownsPath ? 1 : 0
+          })
+        }`
+        for (const [position, component] of instance.components.entries()) {
+          yield* sql`INSERT INTO launcher_components ${
+            sql.insert({
+              instance_id: id,
+              name: component.name,
+              kind: component.kind,
+              path: component.path,
+              port: component.port,
+              command: component.command,
+              env: JSON.stringify(component.env),
+              restart_policy: component.restart_policy,
+              position
+            })
+          }`
+        }
+        return id
+      }).pipe(
+        sql.withTransaction,
+        Effect.mapError(failed("add")),
+        Effect.flatMap(find),
+        Effect.catchTag("InstanceNotFound", (error) =>
+          Effect.fail(new InstanceRegistryError({ operation: "add", message: `lost ${error.id}`, cause: error })))
+      )
+
+    const remove = (id: string) =>
+      find(id).pipe(
+        Effect.andThen(
+          Effect.gen(function*() {
+            yield* sql`DELETE FROM launcher_components WHERE instance_id = ${id}`
+            yield* sql`DELETE FROM launcher_instances WHERE id = ${id}`
+          }).pipe(sql.withTransaction, Effect.mapError(failed("remove")))
+        )
+      )
+
+    const setStatus = (id: string, status: InstanceStatus) =>
+      find(id).pipe(
+        Effect.andThen(sql`UPDATE launcher_instances SET status = ${status} WHERE id = ${id}`.pipe(
+          Effect.mapError(failed("setStatus"))
+        )),
+        Effect.asVoid
+      )
+
+    const recordStart = (id: string) =>
+      Effect.gen(function*() {
+        yield* find(id)
+        const now = isoOf(yield* Clock.currentTimeMillis)
+        yield* sql`UPDATE launcher_instances SET start_count = start_count + 1, last_start_time = ${now}
+          WHERE id = ${id}`.pipe(Effect.mapError(failed("recordStart")))
+        return yield* find(id)
+      })
+
+    const recordStop = (id: string) =>
+      Effect.gen(function*() {
+        const instance = yield* find(id)
+        if (instance.last_start_time === null) return instance
+        const now = yield* Clock.currentTimeMillis
+        const ran = Math.max(0, Math.round((now - Date.parse(instance.last_start_time)) / 1000))
+        yield* sql`UPDATE launcher_instances SET total_runtime = total_runtime + ${ran}, last_start_time = NULL
+          WHERE id = ${id}`.pipe(Effect.mapError(failed("recordStop")))
+        return yield* find(id)
+      })
+
+    return InstanceRegistry.of({ list, get: find, add, remove, setStatus, recordStart, recordStop })
+  })
+
+  /** The registry on the `SqlClient` in context, with its tables migrated first. */
+  static readonly layer: Layer.Layer<
+    InstanceRegistry,
+    Database.DatabaseMigrationError,
+    SqlClient.SqlClient
+  > = Layer.effect(InstanceRegistry, InstanceRegistry.make).pipe(Layer.provide(migrations))
+}

@@ -1,0 +1,108 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Database, InstanceRegistry } from "../src/index.ts"
+
+const databaseFile = () => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-registry-")), "maikit.db")
+
+const registryOn = (file: string) => InstanceRegistry.InstanceRegistry.layer.pipe(Layer.provide(Database.layerFile(file)))
+
+const maibot = (name: string): InstanceRegistry.NewInstance => ({
+  name,
+  version: "0.7.0",
+  path: `/srv/${name}`,
+  host: "127.0.0.1",
+  port: 8000,
+  token: "",
+  ownsPath: false,
+  components: [
+    {
+      name: "main",
+      kind: "main",
+      path: `/srv/${name}`,
+      port: 8000,
+      command: "python bot.py",
+      env: {},
+      restart_policy: "on-failure"
+    },
+    {
+      name: "napcat-ada",
+      kind: "service",
+      path: `/srv/${name}/napcat-ada`,
+      port: 8095,
+      command: "python main.py",
+      env: { PYTHONUTF8: "1" },
+      restart_policy: "always"
+    }
+  ]
+})
+
+describe("InstanceRegistry", () => {
+  it.effect("adds an instance with its components and reads it back", () =>
+    Effect.gen(function*() {
+      const registry = yield* InstanceRegistry.InstanceRegistry
+      const added = yield* registry.add(maibot("mai-1"))
+      assert.match(added.id, /^[0-9a-f]{40}$/)
+      assert.strictEqual(added.status, "stopped")
+      assert.strictEqual(added.start_count, 0)
+      assert.deepStrictEqual(added.components.map((component) => [component.name, component.position]), [
+        ["main", 0],
+        ["napcat-ada", 1]
+      ])
+      assert.deepStrictEqual(added.components[1]?.env, { PYTHONUTF8: "1" })
+      assert.deepStrictEqual(yield* registry.get(added.id), added)
+      const twin = yield* registry.add(maibot("mai-1"))
+      assert.notStrictEqual(twin.id, added.id)
+      assert.lengthOf(yield* registry.list, 2)
+    }).pipe(Effect.provide(registryOn(databaseFile()))))
+
+  it.effect("accumulates runtime across starts and stops", () =>
+    Effect.gen(function*() {
+      const registry = yield* InstanceRegistry.InstanceRegistry
+      const { id } = yield* registry.add(maibot("mai-2"))
+      const started = yield* registry.recordStart(id)
+      assert.strictEqual(started.start_count, 1)
+      assert.isNotNull(started.last_start_time)
+      yield* TestClock.adjust("90 seconds")
+      const stopped = yield* registry.recordStop(id)
+      assert.strictEqual(stopped.total_runtime, 90)
+      assert.isNull(stopped.last_start_time)
+      yield* registry.recordStart(id)
+      yield* TestClock.adjust("30 seconds")
+      const again = yield* registry.recordStop(id)
+      assert.strictEqual(again.total_runtime, 120)
+      assert.strictEqual(again.start_count, 2)
+      const noRun = yield* registry.recordStop(id)
+      assert.strictEqual(noRun.total_runtime, 120)
+    }).pipe(Effect.provide(registryOn(databaseFile()))))
+
+  it.effect("status updates, removal, and unknown ids", () =>
+    Effect.gen(function*() {
+      const registry = yield* InstanceRegistry.InstanceRegistry
+      const { id } = yield* registry.add(maibot("mai-3"))
+      yield* registry.setStatus(id, "running")
+      assert.strictEqual((yield* registry.get(id)).status, "running")
+      yield* registry.remove(id)
+      const missing = yield* Effect.flip(registry.get(id))
+      assert.strictEqual(missing._tag, "InstanceNotFound")
+      assert.strictEqual((yield* Effect.flip(registry.remove(id)))._tag, "InstanceNotFound")
+      assert.strictEqual((yield* Effect.flip(registry.setStatus("nope", "running")))._tag, "InstanceNotFound")
+      assert.lengthOf(yield* registry.list, 0)
+    }).pipe(Effect.provide(registryOn(databaseFile()))))
+
+  it.effect("survives a reopen of the database", () =>
+    Effect.gen(function*() {
+      const file = databaseFile()
+      const id = yield* InstanceRegistry.InstanceRegistry.use((registry) =>
+        Effect.map(registry.add(maibot("mai-4")), (instance) => instance.id)
+      ).pipe(Effect.provide(registryOn(file)))
+      const reopened = yield* InstanceRegistry.InstanceRegistry.use((registry) => registry.get(id)).pipe(
+        Effect.provide(registryOn(file))
+      )
+      assert.strictEqual(reopened.name, "mai-4")
+      assert.lengthOf(reopened.components, 2)
+    }))
+})
