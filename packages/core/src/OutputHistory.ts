@@ -1,0 +1,126 @@
+/**
+ * A component's terminal output, kept twice: a ring in memory bounded by bytes (replayed to a client that
+ * attaches) and a size-rotated file on disk (`history.log`, then `history.log.1` … `.N`, oldest last) that
+ * answers time-range queries like the original protocol's `request_history`. Every chunk is recorded whether
+ * or not anyone is watching. Unlike the original, whole chunks are kept: no line is dropped and newlines stay.
+ *
+ * A file record is a `<epoch ms> <byte length>\n` header, the raw bytes and `\n`, so the hot path neither
+ * escapes nor re-encodes anything and the file reads like the terminal did.
+ */
+import { Effect, Schema, Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { type ByteRecord, HistoryFile } from "./internal/historyFile.ts"
+import { RecordRing } from "./internal/recordRing.ts"
+import { HistoryError } from "./SupervisorError.ts"
+
+export { HistoryError } from "./SupervisorError.ts"
+
+/** One chunk of output as the process wrote it, decoded as UTF-8, stamped in epoch milliseconds. */
+export const OutputRecord = Schema.Struct({
+  timestamp: Schema.Number,
+  data: Schema.String
+})
+export type OutputRecord = typeof OutputRecord.Type
+
+/** Inclusive on both ends, in epoch milliseconds. */
+export const TimeRange = Schema.Struct({
+  fromMs: Schema.Number,
+  toMs: Schema.Number
+})
+export type TimeRange = typeof TimeRange.Type
+
+export interface Options {
+  /** Directory of the history files; created if missing. */
+  readonly directory: string
+  readonly fileName?: string | undefined
+  /** Rotate when the live file would grow past this. Default 10 MiB. */
+  readonly maxFileBytes?: number | undefined
+  /** Rotated files kept (`.1` … `.N`). Default 5, so at most about 60 MiB per component on disk. */
+  readonly maxFiles?: number | undefined
+  /** In-memory ring size. Default 1 MiB. */
+  readonly ringBytes?: number | undefined
+  /** Backlog of unwritten bytes above which `appendUnsafe` asks the producer to pause. Default 8 MiB. */
+  readonly highWaterBytes?: number | undefined
+  /** Write failures (disk full, permissions) land here; output keeps flowing and the ring keeps recording. */
+  readonly onWriteError?: ((error: HistoryError) => void) | undefined
+}
+
+export const defaults = {
+  fileName: "history.log",
+  maxFileBytes: 10 * 1024 * 1024,
+  maxFiles: 5,
+  ringBytes: 1024 * 1024,
+  highWaterBytes: 8 * 1024 * 1024
+} as const
+
+export interface OutputHistory {
+  /** Absolute path of the live file. */
+  readonly path: string
+  /**
+   * Hot path, synchronous: records one chunk, as raw bytes that end on a UTF-8 character boundary, in the ring
+   * and queues it for the file; nothing is decoded or copied until someone reads. Returns `false` when the file
+   * backlog is past the high-water mark: the caller should pause its source and resume from `onDrainUnsafe`.
+   */
+  readonly appendUnsafe: (timestamp: number, bytes: Uint8Array) => boolean
+  readonly onDrainUnsafe: (callback: () => void) => void
+  /** The ring's content, oldest first, captured synchronously (so it can be paired with a subscription). */
+  readonly recentUnsafe: () => ReadonlyArray<OutputRecord>
+  readonly recent: Effect.Effect<ReadonlyArray<OutputRecord>>
+  /** Records in `[fromMs, toMs]` from every retained file and the unwritten backlog, oldest first. */
+  readonly query: (range: TimeRange) => Effect.Effect<ReadonlyArray<OutputRecord>, HistoryError>
+  /** Waits until everything recorded so far has been written. */
+  readonly flush: Effect.Effect<void>
+}
+
+/** Opens (appending to) the history in `options.directory`; the scope's end flushes and closes the file. */
+export const make = Effect.fnUntraced(function*(
+  options: Options
+): Effect.fn.Return<OutputHistory, HistoryError, Scope.Scope> {
+  const path = Path.resolve(options.directory, options.fileName ?? defaults.fileName)
+  const onWriteError = options.onWriteError
+  const file = yield* Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        Fs.mkdirSync(Path.dirname(path), { recursive: true })
+        return new HistoryFile({
+          path,
+          maxFileBytes: Math.max(1, options.maxFileBytes ?? defaults.maxFileBytes),
+          maxFiles: Math.max(1, options.maxFiles ?? defaults.maxFiles),
+          highWaterBytes: Math.max(1, options.highWaterBytes ?? defaults.highWaterBytes),
+          onError: (message) => onWriteError?.(new HistoryError({ path, message }))
+        })
+      },
+      catch: (cause) => new HistoryError({ path, message: `cannot open history: ${String(cause)}` })
+    }),
+    (opened) => Effect.promise(() => opened.close())
+  )
+  const ring = new RecordRing<ByteRecord>(Math.max(1, options.ringBytes ?? defaults.ringBytes))
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
+  const decode = (records: ReadonlyArray<ByteRecord>): ReadonlyArray<OutputRecord> =>
+    records.map((record) => ({ timestamp: record.timestamp, data: decoder.decode(record.bytes) }))
+  let last = 0
+
+  const appendUnsafe = (timestamp: number, bytes: Uint8Array): boolean => {
+    // Queries assume time never runs backwards within the files; a wall-clock step back must not break that.
+    last = timestamp > last ? timestamp : last
+    const record = { timestamp: last, bytes }
+    ring.push(record, bytes.length)
+    return file.append(record)
+  }
+  const recentUnsafe = (): ReadonlyArray<OutputRecord> => decode(ring.toArray())
+
+  return {
+    path,
+    appendUnsafe,
+    onDrainUnsafe: (callback) => file.onDrain(callback),
+    recentUnsafe,
+    recent: Effect.sync(recentUnsafe),
+    query: (range) =>
+      Effect.tryPromise({
+        try: () => file.read(range.fromMs, range.toMs).then(decode),
+        catch: (cause) => new HistoryError({ path, message: `cannot read history: ${String(cause)}` })
+      }),
+    flush: Effect.promise(() => file.flush())
+  }
+})
