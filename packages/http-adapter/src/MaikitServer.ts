@@ -17,8 +17,9 @@ import {
   HttpServerResponse
 } from "effect/http"
 import { HttpApi, type HttpApiGroup, HttpApiSwagger, OpenApi } from "effect/http-api"
+import { MaikitVersion } from "@maikit/core"
 import * as Http from "node:http"
-import type * as ApiFamily from "./ApiFamily.ts"
+import * as ApiFamily from "./ApiFamily.ts"
 import { classify } from "./internal/errorResponses.ts"
 import { homePage } from "./internal/homePage.ts"
 import { RouteTable } from "./internal/RouteTable.ts"
@@ -81,6 +82,7 @@ const docsRoutes = <Id extends string, Groups extends HttpApiGroup.Constraint>(a
 const docs = (families: ReadonlyArray<ApiFamily.ApiFamily<unknown>>, title: string) => {
   const base = HttpApi.make("maikit").annotateMerge(OpenApi.annotations({
     title,
+    version: MaikitVersion.current.version,
     description: "MaiKit: launcher, control plane and status relay for the MaiBot ecosystem"
   }))
   const [first, ...rest] = families
@@ -117,7 +119,7 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
       switch (failure._tag) {
         case "RouteNotFound": {
           const allowed = table.allowedMethods(pathOf(request.url))
-          return allowed.length > 0 ? errors.methodNotAllowed(allowed) : errors.notFound
+          return allowed.length > 0 ? errors.methodNotAllowed(allowed) : ApiFamily.respond(errors.notFound)
         }
         case "InvalidRequest":
           return errors.invalidRequest(failure.issues)
@@ -125,7 +127,7 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
           return errors.payloadTooLarge(limit)
         case "Unexpected":
           yield* Effect.logError("request failed", failure.cause)
-          return errors.internalError
+          return ApiFamily.respond(errors.internalError)
       }
     })
 
@@ -137,7 +139,7 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
         const presented = presentedToken(request)
         if (presented === undefined || !constantTimeEquals(presented, token.value)) {
           const errors = errorsFor(pathOf(request.url)) ?? fallback
-          if (errors !== undefined) return Effect.succeed(errors.unauthorized)
+          if (errors !== undefined) return Effect.sync(() => ApiFamily.respond(errors.unauthorized))
         }
       }
       return app.pipe(
@@ -148,7 +150,18 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
 
   const middleware = HttpRouter.middleware((app) => corsMiddleware(guarded(app)), { global: true })
 
-  const home = HttpRouter.add("GET", "/", HttpServerResponse.html(homePage(title, families.map((f) => f.name))))
+  const page = HttpServerResponse.html(homePage(title, families.map((f) => f.name)))
+  const root = families.find((family) => family.root !== undefined)?.root
+  // Browsers ask for HTML and get the home page; API clients get the JSON of the family that claims `/`.
+  const home = HttpRouter.add(
+    "GET",
+    "/",
+    root === undefined
+      ? page
+      : HttpServerRequest.HttpServerRequest.use((request) =>
+        (request.headers["accept"] ?? "").includes("text/html") ? Effect.succeed(page) : root
+      )
+  )
 
   return Layer.mergeAll(
     home,
