@@ -4,8 +4,19 @@
  * `examples/server` both run this layer.
  */
 import { Effect, Layer } from "effect"
-import { Database, Logging, MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core"
-import { Launcher, MaikitServer } from "@maikit/http-adapter"
+import {
+  ControlPlaneDatabase,
+  Database,
+  InstanceRegistry,
+  InstanceSupervisor,
+  Logging,
+  MaikitConfig,
+  SystemMetrics,
+  UpdateChecker
+} from "@maikit/core"
+import { ControlPlane, Launcher, MaikitServer, StatusRelay } from "@maikit/http-adapter"
+import { LightRelay } from "@maikit/light-relay"
+import { LogSocket, TerminalSocket } from "@maikit/ws-adapter"
 
 const announce = Effect.gen(function*() {
   const config = yield* MaikitConfig.MaikitConfig
@@ -17,14 +28,24 @@ const announce = Effect.gen(function*() {
 export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
   const config = yield* MaikitConfig.MaikitConfig
   const server = MaikitServer.layer({
-    families: [Launcher.family],
+    families: [Launcher.family, Launcher.instancesFamily, ControlPlane.family, StatusRelay.family],
+    mounts: [
+      TerminalSocket.mount({ accessToken: config.accessToken }),
+      LogSocket.mount({ accessToken: config.accessToken })
+    ],
     host: config.host,
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
     accessToken: config.accessToken,
     title: "MaiKit"
   }).pipe(
-    Layer.provide(Layer.mergeAll(SystemMetrics.SystemMetrics.layer, UpdateChecker.UpdateChecker.layer()))
+    Layer.provide(Layer.mergeAll(
+      SystemMetrics.SystemMetrics.layer,
+      UpdateChecker.UpdateChecker.layer(),
+      ControlPlaneDatabase.layerServices(ControlPlaneDatabase.layer),
+      LightRelay.relayServices({ ble: true }),
+      InstanceSupervisor.InstanceSupervisor.layer().pipe(Layer.provide(InstanceRegistry.InstanceRegistry.layer))
+    ))
   )
   return Layer.mergeAll(server, Layer.effectDiscard(announce)).pipe(
     Layer.provide(Database.layer),

@@ -6,6 +6,10 @@ import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Completions, Flag } from "effect/cli"
 import { MaikitVersion } from "@maikit/core"
 import * as AllInOne from "./AllInOne.ts"
+import * as ControlPlaneCommands from "./commands/controlPlane.ts"
+import * as InstanceCommands from "./commands/instances.ts"
+import * as LightCommands from "./commands/light.ts"
+import * as StatusCommands from "./commands/status.ts"
 
 const host = Flag.String("host").pipe(
   Flag.withDescription("Address to listen on (default 127.0.0.1; any other needs --token)"),
@@ -64,9 +68,36 @@ const base = Command.make("maikit").pipe(
   Command.withDescription("MaiKit: run and supervise MaiBot, its control plane and the AI status light")
 )
 
-export const root: Command.Command.Any = base.pipe(Command.withSubcommands([serve, version]))
+export const root: Command.Command.Any = base.pipe(
+  Command.withSubcommands([
+    serve,
+    version,
+    ControlPlaneCommands.tenants,
+    ControlPlaneCommands.agents,
+    ControlPlaneCommands.keys,
+    LightCommands.light,
+    StatusCommands.status,
+    InstanceCommands.instances,
+    InstanceCommands.logs,
+    InstanceCommands.attach
+  ])
+)
 
-export const app = base.pipe(Command.withSubcommands([serve, version, completions]))
+export const app = base.pipe(
+  Command.withSubcommands([
+    serve,
+    version,
+    completions,
+    ControlPlaneCommands.tenants,
+    ControlPlaneCommands.agents,
+    ControlPlaneCommands.keys,
+    LightCommands.light,
+    StatusCommands.status,
+    InstanceCommands.instances,
+    InstanceCommands.logs,
+    InstanceCommands.attach
+  ])
+)
 
 /** Runs the CLI with `argv` (without the `node` and script entries). */
 export const run = (argv: ReadonlyArray<string>) =>

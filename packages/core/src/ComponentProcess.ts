@@ -23,8 +23,10 @@
  *   run (PM2 #5290), and when the owning scope closes.
  * - Output: each PTY read is cut at the last complete UTF-8 character (the rest, at most 3 bytes, waits for the
  *   next read), recorded as raw bytes in `OutputHistory` whether or not anyone is subscribed, and decoded once
- *   for all subscribers only if there are any. Each subscriber has a bounded queue; one that falls behind is
- *   dropped (its stream fails with `SubscriberOverflow`) and never slows the process or the other subscribers.
+ *   for all subscribers only if there are any, coalesced over `outputWindowMs` (a PTY read is at most 4 KiB, so a
+ *   flood would otherwise wake every subscriber thousands of times a second). Each subscriber has a bounded
+ *   queue; one that falls behind is dropped (its stream fails with `SubscriberOverflow`) and never slows the
+ *   process or the other subscribers.
  *   The only brake on the process is the history file: if the disk falls more than `highWaterBytes` behind, the
  *   PTY is paused until it catches up.
  *
@@ -141,6 +143,11 @@ export interface Spec {
   /** Events a subscriber may have queued before it is dropped. Default 1024. */
   readonly subscriberCapacity?: number | undefined
   /**
+   * Output read within this many milliseconds reaches subscribers as one event (sooner once 64 KiB are waiting,
+   * and always before a status event or a new subscriber's backlog). 0 publishes every read. Default 4.
+   */
+  readonly outputWindowMs?: number | undefined
+  /**
    * How often a live tree is scanned to remember its members (0 = never). Without it, a grandchild that called
    * setsid() and whose parent then crashed cannot be told apart from any other process. Default 2000 ms.
    */
@@ -157,8 +164,12 @@ export const defaults = {
   cols: 80,
   rows: 25,
   subscriberCapacity: 1024,
-  treeScanMs: 2_000
+  treeScanMs: 2_000,
+  outputWindowMs: 4
 } as const
+
+/** Output waiting for its window that is published at once. */
+const outputBatchBytes = 64 * 1024
 
 /** How long a SIGKILLed tree may take to disappear before the stop gives up waiting. */
 const killSettleMs = 2_000
@@ -262,6 +273,28 @@ export const make = Effect.fnUntraced(function*(
     }
   })
   const fanout = new Fanout<ComponentEvent, SubscriberOverflow>()
+  const outputWindowMs = Math.max(0, spec.outputWindowMs ?? defaults.outputWindowMs)
+  let pending: Array<Uint8Array> = []
+  let pendingBytes = 0
+  let pendingSince = 0
+  let pendingTimer: ReturnType<typeof setTimeout> | undefined
+  const flushOutput = (): void => {
+    if (pendingTimer !== undefined) clearTimeout(pendingTimer)
+    pendingTimer = undefined
+    if (pending.length === 0) return
+    const bytes = Buffer.concat(pending, pendingBytes)
+    pending = []
+    pendingBytes = 0
+    if (!fanout.isEmpty) fanout.publish({ _tag: "Output", timestamp: pendingSince, data: decoder.decode(bytes) })
+  }
+  const publishOutput = (timestamp: number, bytes: Uint8Array): void => {
+    if (fanout.isEmpty) return
+    if (pending.length === 0) pendingSince = timestamp
+    pending.push(bytes)
+    pendingBytes += bytes.length
+    if (outputWindowMs === 0 || pendingBytes >= outputBatchBytes) flushOutput()
+    else pendingTimer ??= setTimeout(flushOutput, outputWindowMs)
+  }
   // Chunks are cut on character boundaries before they get here, so a stateless decode of each is exact.
   const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
   const lock = Semaphore.makeUnsafe(1)
@@ -308,6 +341,7 @@ export const make = Effect.fnUntraced(function*(
       restartDelayMs: fields.restartDelayMs ?? null,
       message: fields.message ?? null
     }
+    flushOutput()
     fanout.publish({ _tag: "Status", status })
     for (const waiter of waiters) {
       if (waiter.predicate(status)) {
@@ -347,7 +381,7 @@ export const make = Effect.fnUntraced(function*(
           if (!run.ended) pty.resume()
         })
       }
-      if (!fanout.isEmpty) fanout.publish({ _tag: "Output", timestamp, data: decoder.decode(bytes) })
+      publishOutput(timestamp, bytes)
     }
     // node-pty's typings say string, but with `encoding: null` it delivers Buffers.
     const onData = pty.onData((chunk: string | Buffer) => {
@@ -529,7 +563,10 @@ export const make = Effect.fnUntraced(function*(
   })
 
   yield* Effect.addFinalizer(() =>
-    lock.withPermit(stopUnlocked).pipe(Effect.ensuring(Effect.sync(() => fanout.end())))
+    lock.withPermit(stopUnlocked).pipe(Effect.ensuring(Effect.sync(() => {
+      flushOutput()
+      fanout.end()
+    })))
   )
 
   const awaitStatus = (predicate: (status: ComponentStatus) => boolean): Effect.Effect<ComponentStatus> =>
@@ -595,6 +632,7 @@ export const make = Effect.fnUntraced(function*(
     // Registration and the backlog snapshot happen in one synchronous step, so no chunk is missed or repeated.
     const attached = yield* Effect.acquireRelease(
       Effect.sync(() => {
+        flushOutput()
         fanout.add(queue, overflow)
         return { backlog: history.recentUnsafe(), status }
       }),

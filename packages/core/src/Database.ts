@@ -80,7 +80,10 @@ const rejectSkipped = Effect.fnUntraced(function*(
   resolved: ReadonlyArray<readonly [id: number, name: string, key: string, load: unknown]>
 ) {
   const sql = yield* SqlClient.SqlClient
-  const exists = yield* sql`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ${table}`
+  const exists = yield* sql.onDialectOrElse({
+    pg: () => sql`SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ${table}`,
+    orElse: () => sql`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ${table}`
+  })
   if (exists.length === 0) return
   const rows = yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM ${sql(table)}`.withoutTransform
   const recorded = new Set(rows.map((row) => row.migration_id))
@@ -98,9 +101,9 @@ const rejectSkipped = Effect.fnUntraced(function*(
     error._tag === "SqlError" ? DatabaseMigrationError.of(service, undefined, error) : error))
 
 /**
- * Applies `service`'s pending migrations in one transaction and returns the keys it applied. `BEGIN
- * IMMEDIATE` takes the write lock up front, so a second process migrating the same file waits for the
- * busy timeout instead of failing on a read-to-write lock upgrade.
+ * Applies `service`'s pending migrations in one transaction and returns the keys it applied. On SQLite,
+ * `BEGIN IMMEDIATE` takes the write lock up front, so a second process migrating the same file waits for the
+ * busy timeout instead of failing on a read-to-write lock upgrade; on PostgreSQL the migrator locks its table.
  */
 export const migrate = Effect.fn("Database.migrate")(function*(service: string, definitions: Migrations) {
   if (!servicePattern.test(service)) {
@@ -110,6 +113,7 @@ export const migrate = Effect.fn("Database.migrate")(function*(service: string, 
       "service names must be kebab-case ([a-z][a-z0-9-]*)"
     )
   }
+  const sql = yield* SqlClient.SqlClient
   const resolved = yield* loader(service, definitions)
   const table = migrationsTable(service)
   yield* rejectSkipped(service, table, resolved)
@@ -118,7 +122,10 @@ export const migrate = Effect.fn("Database.migrate")(function*(service: string, 
     loader: Effect.succeed(resolved.map(([id, name, , load]) => [id, name, load] as const)),
     table
   }).pipe(
-    Effect.provideService(SqlClient.BeginTransaction, "BEGIN IMMEDIATE"),
+    Effect.provideService(
+      SqlClient.BeginTransaction,
+      sql.onDialectOrElse({ sqlite: () => "BEGIN IMMEDIATE", orElse: () => undefined })
+    ),
     Effect.mapError((error) =>
       error._tag === "MigrationError" && error.cause instanceof DatabaseMigrationError
         ? error.cause

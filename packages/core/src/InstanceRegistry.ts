@@ -165,6 +165,12 @@ export class InstanceRegistry extends Context.Service<InstanceRegistry, {
   readonly recordStart: (id: string) => Effect.Effect<Instance, InstanceNotFound | InstanceRegistryError>
   /** A stop: the time since `last_start_time` is added to `total_runtime` and `last_start_time` cleared. */
   readonly recordStop: (id: string) => Effect.Effect<Instance, InstanceNotFound | InstanceRegistryError>
+  /**
+   * Start-up reconciliation: no process outlives the supervisor that ran it, so every instance that is not
+   * `stopped`, or still has an open run, becomes `stopped` with the run closed uncounted (when its processes
+   * died is unknown). Returns the ids it changed.
+   */
+  readonly reconcile: Effect.Effect<ReadonlyArray<string>, InstanceRegistryError>
 }>()("@maikit/core/InstanceRegistry") {
   static readonly make = Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -294,7 +300,16 @@ export class InstanceRegistry extends Context.Service<InstanceRegistry, {
         return yield* find(id)
       })
 
-    return InstanceRegistry.of({ list, get: find, add, remove, setStatus, recordStart, recordStop })
+    const reconcile = Effect.gen(function*() {
+      const stale = yield* sql<{ readonly id: string }>`SELECT id FROM launcher_instances
+        WHERE status != 'stopped' OR last_start_time IS NOT NULL`
+      if (stale.length === 0) return []
+      const ids = stale.map((row) => row.id)
+      yield* sql`UPDATE launcher_instances SET status = 'stopped', last_start_time = NULL WHERE ${sql.in("id", ids)}`
+      return ids
+    }).pipe(sql.withTransaction, Effect.mapError(failed("reconcile")))
+
+    return InstanceRegistry.of({ list, get: find, add, remove, setStatus, recordStart, recordStop, reconcile })
   })
 
   /** The registry on the `SqlClient` in context, with its tables migrated first. */

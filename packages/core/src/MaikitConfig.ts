@@ -42,6 +42,8 @@ export interface Settings {
   readonly logDir: string
   readonly logRetentionDays: number
   readonly maxBodyBytes: number
+  /** The control plane's database: `postgres://…` for PostgreSQL; unset means the SQLite file in `dataDir`. */
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
 }
 
 /** What callers may override explicitly, e.g. from `maikit serve --port 8080`. */
@@ -85,7 +87,8 @@ const keys: ReadonlyArray<KeySpec> = [
     schema: PositiveInt,
     fromString: asNumber
   },
-  { key: "maxBodyBytes", toml: "max_body_bytes", env: "MAIKIT_MAX_BODY_BYTES", schema: PositiveInt, fromString: asNumber }
+  { key: "maxBodyBytes", toml: "max_body_bytes", env: "MAIKIT_MAX_BODY_BYTES", schema: PositiveInt, fromString: asNumber },
+  { key: "databaseUrl", toml: "database_url", env: "DATABASE_URL", schema: NonEmpty, fromString: asString }
 ]
 
 export const defaultPort = 23456
@@ -191,6 +194,7 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
 
   const dataDir = Path.resolve(cwd, (resolved.dataDir as string | undefined) ?? "data")
   const token = resolved.accessToken as string | undefined
+  const databaseUrl = resolved.databaseUrl as string | undefined
   const settings: Settings = {
     dataDir,
     host: (resolved.host as string | undefined) ?? defaultHost,
@@ -199,7 +203,8 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
     logLevel: (resolved.logLevel as LogLevelName | undefined) ?? "info",
     logDir: Path.resolve(dataDir, (resolved.logDir as string | undefined) ?? "logs"),
     logRetentionDays: (resolved.logRetentionDays as number | undefined) ?? 7,
-    maxBodyBytes: (resolved.maxBodyBytes as number | undefined) ?? defaultMaxBodyBytes
+    maxBodyBytes: (resolved.maxBodyBytes as number | undefined) ?? defaultMaxBodyBytes,
+    databaseUrl: databaseUrl === undefined ? Option.none() : Option.some(Redacted.make(databaseUrl))
   }
   yield* requireTokenBeyondLoopback(settings)
   return settings
@@ -233,6 +238,7 @@ export class MaikitConfig extends Context.Service<MaikitConfig, Settings>()("@ma
       logDir: Path.join(settings.dataDir, "logs"),
       logRetentionDays: 7,
       maxBodyBytes: defaultMaxBodyBytes,
+      databaseUrl: Option.none(),
       ...settings
     })
 }

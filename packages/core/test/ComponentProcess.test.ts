@@ -182,6 +182,8 @@ describe("ComponentProcess", () => {
         const subscriber = yield* Effect.forkScoped(Stream.runCollect(subscription.events))
         yield* component.start
         const pids = yield* treePids(component)
+        // Under load the tree can print its pids before startSeconds has elapsed.
+        yield* component.awaitStatus((status) => status.state === "running")
         yield* Scope.close(componentScope, Exit.void)
         assert.deepStrictEqual([pids.leader, pids.worker, pids.grandchild, pids.daemon].filter((pid) => !isGone(pid)), [])
         const events = yield* Fiber.join(subscriber)
@@ -396,6 +398,37 @@ describe("ComponentProcess", () => {
         const ring = yield* component.history.recent
         assert.isAtMost(textOf(ring).length, 256 * 1024 + 64 * 1024)
         assert.isTrue(textOf(ring).endsWith("FLOOD-END\r\n"))
+      }).pipe(withTree))
+  })
+
+  describe("output coalescing", () => {
+    it.live("reads within outputWindowMs reach subscribers as one event, flushed before the next status event", () =>
+      Effect.gen(function*() {
+        const component = yield* ComponentProcess.make(nodeSpec("coalesced", "utf8-split.mjs", [], { outputWindowMs: 200 }))
+        const events = yield* collect(component)
+        yield* component.start
+        yield* waitForStates(events, ["starting", "running", "stopped"])
+        const outputs = events.filter((event) => event._tag === "Output")
+        assert.isAtMost(outputs.length, 2, "13 one-byte writes 8 ms apart arrive in one or two windows")
+        assert.strictEqual(outputOf(events), "你好🙂\r\n")
+        const exitAt = events.findIndex((event) => event._tag === "Status" && event.status.state === "stopped")
+        assert.isBelow(events.findIndex((event) => event._tag === "Output"), exitAt, "output comes before the exit")
+      }).pipe(withTree))
+
+    it.live("a subscriber joining mid-flood gets backlog then events with no line lost or repeated", () =>
+      Effect.gen(function*() {
+        const component = yield* ComponentProcess.make(nodeSpec("joiner", "flood.mjs", ["5"]))
+        yield* component.start
+        yield* waitForText(component, /\n0000[1-9]\d{4} /)
+        const subscription = yield* component.subscribe({ capacity: 100_000 })
+        const text: Array<string> = [subscription.backlog.map((record) => record.data).join("")]
+        yield* Effect.forkScoped(Stream.runForEach(subscription.events, (event) =>
+          Effect.sync(() => event._tag === "Output" && text.push(event.data))))
+        yield* eventually(Effect.sync(() => text.join("")), (all) => all.includes("FLOOD-END"), 10_000)
+        const numbers = [...text.join("").matchAll(/^(\d{9}) x/gm)].map((match) => Number(match[1]))
+        assert.isAbove(numbers.length, 1_000)
+        assert.strictEqual(numbers.at(-1), 49_999)
+        assert.isTrue(numbers.every((n, i) => i === 0 || n === (numbers[i - 1] ?? 0) + 1), "consecutive")
       }).pipe(withTree))
   })
 

@@ -93,6 +93,28 @@ describe("InstanceRegistry", () => {
       assert.lengthOf(yield* registry.list, 0)
     }).pipe(Effect.provide(registryOn(databaseFile()))))
 
+  it.effect("reconcile stops every instance left active and closes its open run uncounted", () =>
+    Effect.gen(function*() {
+      const registry = yield* InstanceRegistry.InstanceRegistry
+      const running = yield* registry.add(maibot("mai-5"))
+      const errored = yield* registry.add(maibot("mai-6"))
+      const idle = yield* registry.add(maibot("mai-7"))
+      yield* registry.recordStart(running.id)
+      yield* registry.setStatus(running.id, "running")
+      yield* registry.setStatus(errored.id, "errored")
+      yield* TestClock.adjust("1 hour")
+      const changed = yield* registry.reconcile
+      assert.sameMembers([...changed], [running.id, errored.id])
+      const after = yield* registry.get(running.id)
+      assert.strictEqual(after.status, "stopped")
+      assert.isNull(after.last_start_time)
+      assert.strictEqual(after.total_runtime, 0, "a run of unknown length is not counted")
+      assert.strictEqual(after.start_count, 1)
+      assert.strictEqual((yield* registry.get(errored.id)).status, "stopped")
+      assert.strictEqual((yield* registry.get(idle.id)).status, "stopped")
+      assert.deepStrictEqual(yield* registry.reconcile, [])
+    }).pipe(Effect.provide(registryOn(databaseFile()))))
+
   it.effect("survives a reopen of the database", () =>
     Effect.gen(function*() {
       const file = databaseFile()

@@ -219,6 +219,8 @@ layer(SqliteClient.layer({ filename: fileIn("client.db") }))("SqliteClient", (sh
       expect(journal?.journal_mode).toBe("wal")
       expect(timeout?.timeout).toBe(5000)
       expect(sqlite.config).toMatchObject({ walMode: true, busyTimeout: 5000, readonly: false })
+      const [mmap] = yield* sql<{ mmap_size: number }>`PRAGMA mmap_size`
+      expect(mmap?.mmap_size).toBe(SqliteClient.defaultMmapSize)
       expect(sql.driver).toBe("better-sqlite3")
     }))
 
@@ -260,6 +262,7 @@ describe("SqliteClient options", () => {
       const [journal] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
       expect(journal?.journal_mode).toBe("memory")
       expect(sqlite.config.walMode).toBe(false)
+      expect(sqlite.config.mmapSize).toBe(0)
     }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" }))))
 
   it.effect("transforms query and result names", () =>

@@ -4,7 +4,7 @@
  * how it shapes the errors that happen before a handler runs (bad body, unknown route, wrong method,
  * oversize body, missing token). `MaikitServer` composes any set of families into one server.
  */
-import type { FileSystem, Layer, Path } from "effect"
+import type { Effect, FileSystem, Layer, Path } from "effect"
 import type { Etag, HttpPlatform, HttpRouter, HttpServerResponse } from "effect/http"
 import type { HttpApi, HttpApiGroup } from "effect/http-api"
 
@@ -19,15 +19,21 @@ export interface RequestIssue {
 
 export type RequestPart = "body" | "path" | "query" | "header"
 
+/** A fixed response, or one made per request (for bodies that carry a timestamp or a request id). */
+export type ErrorResponse = HttpServerResponse.HttpServerResponse | (() => HttpServerResponse.HttpServerResponse)
+
+export const respond = (response: ErrorResponse): HttpServerResponse.HttpServerResponse =>
+  typeof response === "function" ? response() : response
+
 export interface ErrorShape {
   /** The body could not be parsed or did not match the endpoint's schema. */
   readonly invalidRequest: (issues: ReadonlyArray<RequestIssue>) => HttpServerResponse.HttpServerResponse
-  readonly notFound: HttpServerResponse.HttpServerResponse
+  readonly notFound: ErrorResponse
   readonly methodNotAllowed: (allowed: ReadonlyArray<string>) => HttpServerResponse.HttpServerResponse
   readonly payloadTooLarge: (limitBytes: number) => HttpServerResponse.HttpServerResponse
-  readonly unauthorized: HttpServerResponse.HttpServerResponse
+  readonly unauthorized: ErrorResponse
   /** A defect: answered without internals, which are logged instead. */
-  readonly internalError: HttpServerResponse.HttpServerResponse
+  readonly internalError: ErrorResponse
 }
 
 /** What every MaiKit server provides to the families it hosts. */
@@ -46,6 +52,11 @@ export interface ApiFamily<R = never> {
   /** Whether this family answers for a path: decides whose error shape an unmatched request gets. */
   readonly owns: (path: string) => boolean
   readonly errors: ErrorShape
+  /**
+   * What the family answers at `/` for clients that do not ask for HTML (browsers get the server's home
+   * page). The first family in a server that has one claims `/`.
+   */
+  readonly root?: Effect.Effect<HttpServerResponse.HttpServerResponse> | undefined
 }
 
 /** The services a set of families needs from the host, beyond what the server provides. */
@@ -61,4 +72,5 @@ export const make = <Id extends string, Groups extends HttpApiGroup.Constraint, 
   readonly routes: Layer.Layer<never, never, R | ServerServices>
   readonly owns: (path: string) => boolean
   readonly errors: ErrorShape
+  readonly root?: Effect.Effect<HttpServerResponse.HttpServerResponse> | undefined
 }): ApiFamily<R> => ({ ...options, api: options.api as unknown as HttpApi.Top })

@@ -5,9 +5,17 @@
 import { Clock, Effect, Layer } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import { MaikitConfig, MaikitVersion, SystemMetrics, UpdateChecker } from "@maikit/core"
+import {
+  type ComponentProcess,
+  type InstanceRegistryError,
+  InstanceSupervisor,
+  MaikitConfig,
+  MaikitVersion,
+  SystemMetrics,
+  UpdateChecker
+} from "@maikit/core"
 import * as ApiFamily from "./ApiFamily.ts"
-import { LauncherApi } from "./LauncherApi.ts"
+import { LauncherApi, LauncherInstancesApi } from "./LauncherApi.ts"
 
 const detail = (status: number, message: unknown) => HttpServerResponse.jsonUnsafe({ detail: message }, { status })
 
@@ -105,6 +113,189 @@ export const family: ApiFamily.ApiFamily<Requirements> = ApiFamily.make({
   name: "launcher",
   api: LauncherApi,
   routes: HttpApiBuilder.layer(LauncherApi).pipe(Layer.provide(SystemHandlers)),
+  owns: (path) => launcherPrefixes.some((prefix) => path === prefix || path.startsWith(prefix)),
+  errors
+})
+
+const serviceLabels: Readonly<Record<string, string>> = {
+  napcat: "NapCat",
+  "napcat-ada": "Napcat-ada",
+  "nonebot-ada": "NoneBot-ada",
+  nonebot: "NoneBot"
+}
+
+const instanceDetail = (instance: InstanceSupervisor.InstanceView) => ({
+  id: instance.id,
+  name: instance.name,
+  status: instance.status,
+  installedAt: instance.created_at,
+  path: instance.path,
+  port: instance.port,
+  services: instance.components.filter((component) => component.kind !== "main").map((component) => ({
+    name: component.name,
+    path: component.path,
+    status: component.state,
+    port: component.port
+  })),
+  version: instance.version,
+  total_runtime: instance.total_runtime,
+  start_count: instance.start_count,
+  last_start_time: instance.last_start_time
+})
+
+const componentDetail = (stats: ComponentProcess.ComponentStats) => ({
+  name: stats.name,
+  state: stats.state,
+  pid: stats.pid,
+  uptime_seconds: stats.uptimeSeconds,
+  cpu_percent: stats.cpuPercent,
+  memory_bytes: stats.memoryBytes,
+  process_count: stats.processCount,
+  start_count: stats.startCount,
+  restart_count: stats.restartCount,
+  total_runtime_seconds: stats.totalRuntimeSeconds,
+  last_start_time: stats.lastStartTime === null ? null : new Date(stats.lastStartTime).toISOString()
+})
+
+const notFound = (error: { readonly id: string }) => Effect.succeed(detail(404, `未找到实例 ${error.id}`))
+
+/** The database failed: logged in full, answered as the original did (`<what>: <error>`). */
+const storageFailure = (what: string) => (error: InstanceRegistryError) =>
+  Effect.as(Effect.logError(what, error), detail(500, `${what}: ${error.message}`))
+
+const startFailure = (error: { readonly name: string; readonly message: string }) =>
+  Effect.succeed({ success: false, message: `启动实例 ${error.name} 失败: ${error.message}` })
+
+const started = (outcome: InstanceSupervisor.StartOutcome, done: string) => ({
+  success: true,
+  message: outcome.state === "running" ? done : `${done}，正在等待其进入运行状态`
+})
+
+const deletionMessage = (result: InstanceSupervisor.RemoveResult) => {
+  let message = `实例 ${result.instance.name} 已删除`
+  if (result.deleted.length > 0) message += `，已删除 ${result.deleted.length} 个文件夹`
+  if (result.failed.length > 0) {
+    message += `，但 ${result.failed.length} 个文件夹删除失败: ${
+      result.failed.map((entry) => `${entry.path} (${entry.message})`).join(", ")
+    }`
+  }
+  if (result.kept.length > 0) message += `；文件夹不是 MaiKit 创建的，已保留（删除请加 ?delete_files=true）`
+  return message
+}
+
+export const InstanceHandlers = HttpApiBuilder.group(
+  LauncherInstancesApi,
+  "launcherInstances",
+  Effect.fn(function*(handlers) {
+    const supervisor = yield* InstanceSupervisor.InstanceSupervisor
+    const remove = (id: string, deleteFiles: string | undefined) =>
+      supervisor.remove(id, { deleteFiles: deleteFiles === "true" || deleteFiles === "1" }).pipe(
+        Effect.map((result) => ({ success: true, message: deletionMessage(result) })),
+        Effect.catchTags({ InstanceNotFound: notFound, InstanceRegistryError: storageFailure("删除实例失败") })
+      )
+    const startService = (id: string, requested: string) =>
+      supervisor.startComponent(id, requested).pipe(
+        Effect.map((outcome) => {
+          const label = serviceLabels[outcome.component ?? requested] ?? outcome.component ?? requested
+          return started(outcome, `实例 ${outcome.instance.name} 的${label}服务已启动`)
+        }),
+        Effect.catchTags({
+          InstanceNotFound: notFound,
+          ComponentNotFound: (error) => Effect.succeed(detail(404, error.message)),
+          InstanceStartFailed: startFailure,
+          InstanceRuntimeError: (error) => Effect.succeed({ success: false, message: error.message }),
+          InstanceRegistryError: storageFailure("启动服务失败")
+        })
+      )
+    return handlers
+      .handle("listInstances", () =>
+        supervisor.list.pipe(
+          Effect.map((instances) => ({ instances: instances.map(instanceDetail), success: true as const })),
+          Effect.catchTag("InstanceRegistryError", storageFailure("获取实例列表失败"))
+        ))
+      .handle("instanceStats", () =>
+        supervisor.counts.pipe(Effect.catchTag("InstanceRegistryError", storageFailure("获取实例统计信息失败"))))
+      .handle("addInstance", ({ payload }) =>
+        supervisor.add({
+          name: payload.instance_name,
+          version: payload.version,
+          installPath: payload.install_path,
+          port: payload.port,
+          host: payload.host ?? undefined,
+          token: payload.token ?? undefined,
+          maibotPath: payload.maibot_path,
+          adapterPath: payload.adapter_path,
+          restartPolicy: payload.restart_policy,
+          services: payload.install_services.map((service) => ({
+            name: service.name,
+            path: service.path,
+            port: service.port,
+            command: service.run_cmd
+          }))
+        }).pipe(
+          Effect.map((instance) => ({
+            success: true,
+            message: `现有实例 ${instance.name} 已成功添加到系统中。`,
+            instance_id: instance.id
+          })),
+          Effect.catchTags({
+            InstanceRequestInvalid: (error) => Effect.succeed(detail(400, error.message)),
+            InstanceRegistryError: storageFailure("处理添加实例时发生内部错误")
+          })
+        ))
+      .handle("startInstance", ({ params }) =>
+        supervisor.start(params.id).pipe(
+          Effect.map((outcome) => started(outcome, `实例 ${outcome.instance.name} 已启动`)),
+          Effect.catchTags({
+            InstanceNotFound: notFound,
+            InstanceStartFailed: startFailure,
+            InstanceRuntimeError: (error) => Effect.succeed({ success: false, message: error.message }),
+            InstanceRegistryError: storageFailure("启动实例失败")
+          })
+        ))
+      .handle("stopInstance", ({ params }) =>
+        supervisor.stop(params.id).pipe(
+          Effect.map((instance) => ({ success: true, message: `实例 ${instance.name} 已停止` })),
+          Effect.catchTags({ InstanceNotFound: notFound, InstanceRegistryError: storageFailure("停止实例失败") })
+        ))
+      .handle("restartInstance", ({ params }) =>
+        supervisor.restart(params.id).pipe(
+          Effect.map((outcome) => started(outcome, `实例 ${outcome.instance.name} 已重启`)),
+          Effect.catchTags({
+            InstanceNotFound: notFound,
+            InstanceStartFailed: startFailure,
+            InstanceRuntimeError: (error) => Effect.succeed({ success: false, message: error.message }),
+            InstanceRegistryError: storageFailure("重启实例失败")
+          })
+        ))
+      .handle("deleteInstance", ({ params, query }) => remove(params.id, query.delete_files))
+      .handle("deleteInstanceAlias", ({ params, query }) => remove(params.id, query.delete_files))
+      .handle("startNapcat", ({ params }) => startService(params.id, "napcat"))
+      .handle("startNonebot", ({ params }) => startService(params.id, "nonebot"))
+      .handle("instanceStatus", ({ params }) =>
+        Effect.gen(function*() {
+          const instance = yield* supervisor.get(params.id)
+          const stats = yield* supervisor.componentStats(params.id)
+          return {
+            success: true as const,
+            instance_id: instance.id,
+            status: instance.status,
+            components: stats.map(componentDetail)
+          }
+        }).pipe(
+          Effect.catchTags({ InstanceNotFound: notFound, InstanceRegistryError: storageFailure("获取实例状态失败") })
+        ))
+  })
+)
+
+/**
+ * The launcher's instance routes, ready for `MaikitServer` next to `family`. Kept apart from `family` so a host
+ * can serve the system routes without running processes. Needs the `InstanceSupervisor`.
+ */
+export const instancesFamily: ApiFamily.ApiFamily<InstanceSupervisor.InstanceSupervisor> = ApiFamily.make({
+  name: "launcher-instances",
+  api: LauncherInstancesApi,
+  routes: HttpApiBuilder.layer(LauncherInstancesApi).pipe(Layer.provide(InstanceHandlers)),
   owns: (path) => launcherPrefixes.some((prefix) => path === prefix || path.startsWith(prefix)),
   errors
 })

@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { MaikitVersion, UpdateChecker } from "@maikit/core"
+import { ComponentProcess, InstanceRegistry, MaikitVersion, UpdateChecker } from "@maikit/core"
 
 /** FastAPI's `HTTPException` body. */
 export const Detail = Schema.Struct({ detail: Schema.String })
@@ -150,5 +150,149 @@ export class LauncherApi extends HttpApi.make("launcher")
   .annotateMerge(OpenApi.annotations({
     title: "MaiKit launcher API",
     description: "Compatible with the MaiLauncher backend (port 23456, /api/v1) and its Vue client"
+  }))
+{}
+
+/** A service of an instance as `/instances` lists it; `status` is its process's live state. */
+export const ServiceDetail = Schema.Struct({
+  name: Schema.String,
+  path: Schema.String,
+  status: ComponentProcess.ComponentState,
+  port: Schema.NullOr(Schema.Int)
+})
+
+/** The original's `InstanceDetail`, keys in its order; `status` in the seeds' English. */
+export const InstanceDetail = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  status: InstanceRegistry.InstanceStatus,
+  /** When the instance was registered: ISO 8601 UTC (the original wrote naive local time). */
+  installedAt: Schema.String,
+  path: Schema.String,
+  port: Schema.Int,
+  services: Schema.Array(ServiceDetail),
+  version: Schema.String,
+  total_runtime: Schema.Int,
+  start_count: Schema.Int,
+  last_start_time: Schema.NullOr(Schema.String)
+})
+
+export const InstancesResponse = Schema.Struct({ instances: Schema.Array(InstanceDetail), success: Schema.Literal(true) })
+
+export const InstanceStatsResponse = Schema.Struct({ total: Schema.Int, running: Schema.Int, stopped: Schema.Int })
+
+export const ActionResponse = Schema.Struct({ success: Schema.Boolean, message: Schema.String })
+
+export const DeployResponse = Schema.Struct({
+  success: Schema.Boolean,
+  message: Schema.String,
+  instance_id: Schema.NullOr(Schema.String)
+})
+
+/** One service of `/instances/add`: every field required, as the original's `ServiceInstallConfig`. */
+export const ServiceInstallConfig = Schema.Struct({
+  name: Schema.String,
+  path: Schema.String,
+  port: Schema.Int,
+  run_cmd: Schema.String
+})
+
+/** `/instances/add`'s body (the original's instance_api `DeployRequest`); unknown keys are ignored. */
+export const AddInstanceRequest = Schema.Struct({
+  instance_name: Schema.String,
+  install_services: Schema.Array(ServiceInstallConfig),
+  install_path: Schema.String,
+  port: Schema.Int,
+  version: Schema.String,
+  maibot_path: Schema.optional(Schema.NullOr(Schema.String)),
+  adapter_path: Schema.optional(Schema.NullOr(Schema.String)),
+  /** Accepted and ignored, as by the original. */
+  qq_number: Schema.optional(Schema.NullOr(Schema.String)),
+  host: Schema.optional(Schema.NullOr(Schema.String)),
+  token: Schema.optional(Schema.NullOr(Schema.String)),
+  /** MaiKit: the restart policy of every component (default `on-failure`). */
+  restart_policy: Schema.optional(ComponentProcess.RestartPolicy)
+})
+
+/** A component's process as `/instance/{id}/status` reports it. */
+export const ComponentStatsDetail = Schema.Struct({
+  name: Schema.String,
+  state: ComponentProcess.ComponentState,
+  pid: Schema.NullOr(Schema.Int),
+  uptime_seconds: Schema.Number,
+  cpu_percent: Schema.NullOr(Schema.Number),
+  memory_bytes: Schema.NullOr(Schema.Number),
+  process_count: Schema.Int,
+  /** Every spawn, crash restarts included. */
+  start_count: Schema.Int,
+  restart_count: Schema.Int,
+  total_runtime_seconds: Schema.Number,
+  /** ISO 8601 UTC of the latest spawn. */
+  last_start_time: Schema.NullOr(Schema.String)
+})
+
+export const InstanceStatusResponse = Schema.Struct({
+  success: Schema.Literal(true),
+  instance_id: Schema.String,
+  status: InstanceRegistry.InstanceStatus,
+  components: Schema.Array(ComponentStatsDetail)
+})
+
+const NotFound = Detail.pipe(HttpApiSchema.status(404))
+const BadRequest = Detail.pipe(HttpApiSchema.status(400))
+const InternalError = Detail.pipe(HttpApiSchema.status(500))
+
+const idParam = { id: Schema.String }
+const action = <const Name extends string, const Path extends `/api/v1/${string}`>(name: Name, path: Path) =>
+  HttpApiEndpoint.get(name, path, { params: idParam, success: ActionResponse, error: [NotFound, InternalError] })
+const deleteQuery = { delete_files: Schema.optional(Schema.Literals(["true", "false", "1", "0"])) }
+
+export class LauncherInstancesGroup extends HttpApiGroup.make("launcherInstances")
+  .add(
+    HttpApiEndpoint.get("listInstances", "/api/v1/instances", { success: InstancesResponse, error: InternalError }),
+    HttpApiEndpoint.get("instanceStats", "/api/v1/instances/stats", {
+      success: InstanceStatsResponse,
+      error: InternalError
+    }),
+    HttpApiEndpoint.post("addInstance", "/api/v1/instances/add", {
+      payload: AddInstanceRequest,
+      success: DeployResponse,
+      error: [BadRequest, ValidationError, InternalError]
+    }),
+    action("startInstance", "/api/v1/instance/:id/start"),
+    action("stopInstance", "/api/v1/instance/:id/stop"),
+    action("restartInstance", "/api/v1/instance/:id/restart"),
+    HttpApiEndpoint.delete("deleteInstance", "/api/v1/instance/:id/delete", {
+      params: idParam,
+      query: deleteQuery,
+      success: ActionResponse,
+      error: [NotFound, ValidationError, InternalError]
+    }),
+    HttpApiEndpoint.get("deleteInstanceAlias", "/api/v1/instance/:id/delete", {
+      params: idParam,
+      query: deleteQuery,
+      success: ActionResponse,
+      error: [NotFound, ValidationError, InternalError]
+    }),
+    action("startNapcat", "/api/v1/start/:id/napcat"),
+    action("startNonebot", "/api/v1/start/:id/nonebot"),
+    HttpApiEndpoint.get("instanceStatus", "/api/v1/instance/:id/status", {
+      params: idParam,
+      success: InstanceStatusResponse,
+      error: [NotFound, InternalError]
+    })
+  )
+  .annotateMerge(OpenApi.annotations({
+    title: "Launcher: instances",
+    description: "Registering, starting, stopping and deleting MaiBot instances and their services. " +
+      "Terminals: WebSocket /api/v1/ws/{instance_id}_{type}; logs: WebSocket /api/v1/logs/instance/{id}/ws"
+  }))
+{}
+
+export class LauncherInstancesApi extends HttpApi.make("launcherInstances")
+  .add(LauncherInstancesGroup)
+  .annotateMerge(OpenApi.annotations({
+    title: "MaiKit launcher instances API",
+    description: "The MaiLauncher backend's instance routes, served by MaiKit's InstanceSupervisor"
   }))
 {}

@@ -24,8 +24,29 @@ import { classify } from "./internal/errorResponses.ts"
 import { homePage } from "./internal/homePage.ts"
 import { RouteTable } from "./internal/RouteTable.ts"
 
-export interface Options<Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>> {
+/**
+ * Routes outside the families' `HttpApi`s (the launcher's WebSockets), served behind the same CORS, token check
+ * and error shapes as the families.
+ */
+export interface Mount<R = never> {
+  readonly routes: Layer.Layer<never, never, R | ApiFamily.ServerServices>
+  /** Method and path of each route (find-my-way syntax), so that a wrong method is a 405, not a 404. */
+  readonly paths: ReadonlyArray<{ readonly method: string; readonly path: string }>
+  /**
+   * Paths whose routes check the access token themselves: a WebSocket may take it in its first frame, since a
+   * browser cannot set headers on one. The server lets requests for them through without a token.
+   */
+  readonly checksToken?: ((path: string) => boolean) | undefined
+  /**
+   * Runs when a listening server begins to stop, before it waits for open connections: long-lived ones
+   * (WebSockets) say goodbye and close, so the wait ends (Node's `close` waits for upgraded sockets too).
+   */
+  readonly shutdown?: Effect.Effect<void> | undefined
+}
+
+export interface Options<Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR = never> {
   readonly families: Families
+  readonly mounts?: ReadonlyArray<Mount<MountsR>>
   /** Largest accepted request body; larger ones get a 413 in the family's shape. Default 1 MiB. */
   readonly maxBodyBytes?: number
   /** When set, every route but the home page and the docs needs it (Bearer, `X-Maikit-Token` or `?token=`). */
@@ -95,10 +116,11 @@ const docs = (families: ReadonlyArray<ApiFamily.ApiFamily<unknown>>, title: stri
  * The application as router layers: the families' routes, the docs and the global middleware. Provide
  * `HttpRouter` (done by `layer`, `makeNodeHandler` and `webHandler`) and the families' own services.
  */
-export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>>(
-  options: Options<Families>
-): Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families>> => {
+export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR = never>(
+  options: Options<Families, MountsR>
+): Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families> | MountsR> => {
   const families = options.families
+  const mounts = options.mounts ?? []
   const limit = options.maxBodyBytes ?? 1024 * 1024
   const maxBodySize = ByteSize.bytes(limit)
   const token = Option.map(options.accessToken ?? Option.none(), Redacted.value)
@@ -106,16 +128,19 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
   const table = RouteTable.fromApis(families.map((family) => family.api), [
     { method: "GET", path: "/" },
     { method: "GET", path: "/docs" },
-    { method: "GET", path: "/openapi.json" }
+    { method: "GET", path: "/openapi.json" },
+    ...mounts.flatMap((mount) => mount.paths)
   ])
+  const checksToken = (path: string) => mounts.some((mount) => mount.checksToken?.(path) === true)
   const fallback = families[0]?.errors
   const errorsFor = (path: string) => (families.find((family) => family.owns(path)) ?? families[0])?.errors
 
   const shapeFailure = (request: HttpServerRequest.HttpServerRequest, cause: Cause.Cause<unknown>) =>
     Effect.gen(function*() {
       const errors = errorsFor(pathOf(request.url)) ?? fallback
+      // An interrupted request (the client left, or the server is stopping) has nobody to answer.
+      if (errors === undefined || Cause.hasInterruptsOnly(cause)) return yield* Effect.failCause(cause)
       const failure = classify(cause)
-      if (errors === undefined) return yield* Effect.failCause(cause)
       switch (failure._tag) {
         case "RouteNotFound": {
           const allowed = table.allowedMethods(pathOf(request.url))
@@ -134,7 +159,7 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
   const guarded = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
     HttpServerRequest.HttpServerRequest.use((request) => {
       const requiresToken = Option.isSome(token) && request.method !== "OPTIONS" &&
-        !publicPaths.has(pathOf(request.url))
+        !publicPaths.has(pathOf(request.url)) && !checksToken(pathOf(request.url))
       if (requiresToken) {
         const presented = presentedToken(request)
         if (presented === undefined || !constantTimeEquals(presented, token.value)) {
@@ -167,29 +192,45 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
     home,
     docs(families, title),
     middleware,
-    ...families.map((family) => family.routes)
-  ) as Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families>>
+    ...families.map((family) => family.routes),
+    ...mounts.map((mount) => mount.routes)
+  ) as Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families> | MountsR>
 }
 
 export interface ListenOptions {
   readonly host: string
   readonly port: number
+  /**
+   * Largest WebSocket message the server reads at all (a bigger one closes the socket with 1009); routes apply
+   * their own, smaller limits below it. Default 1 MiB (the `ws` default, 100 MiB, would be buffered first).
+   */
+  readonly maxWebSocketMessageBytes?: number
 }
 
 /**
  * Serves the application on its own `node:http` server; the listener closes with the layer's scope. The
  * `HttpServer` stays in the output so a caller that asked for port 0 can read the address.
  */
-export const layer = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>>(
-  options: Options<Families> & ListenOptions
-) =>
-  HttpRouter.serve(routes(options), {
+export const layer = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR = never>(
+  options: Options<Families, MountsR> & ListenOptions
+) => {
+  const server = HttpRouter.serve(routes(options), {
     disableLogger: true,
     disableListenLog: true,
     routerConfig: { ignoreTrailingSlash: true }
   }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(() => Http.createServer(), { host: options.host, port: options.port }))
+    Layer.provideMerge(NodeHttpServer.layer(() => Http.createServer(), {
+      host: options.host,
+      port: options.port,
+      websocket: { maxPayload: options.maxWebSocketMessageBytes ?? 1024 * 1024 }
+    }))
   )
+  // Built after the server, so that its finalizer runs first: the server's own waits for connections to end.
+  const goodbye = Layer.effectDiscard(Effect.addFinalizer(() =>
+    Effect.forEach(options.mounts ?? [], (mount) => mount.shutdown ?? Effect.void, { discard: true })
+  ))
+  return goodbye.pipe(Layer.provideMerge(server))
+}
 
 /**
  * A Node `request` listener for a host's own server. The application lives in `scope`; close the scope to

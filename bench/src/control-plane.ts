@@ -1,0 +1,300 @@
+/**
+ * The control plane under load, each figure with its baseline from the same run:
+ *
+ * 1. `POST /api/v2/auth/validate-api-key` over HTTP: MaiKit (SQLite read, usage counted, envelope) versus
+ *    bare `node:http` doing a SHA-256 and an in-memory map lookup. Servers in their own processes,
+ *    alternating rounds; target ratio ≥ 0.3.
+ * 2. `GET /api/v2/tenants` paging over 10k tenants: p50/p99 latency of the first, middle and last page.
+ * 3. In-process `ApiKeyAuth.validate` with 100k keys stored, on SQLite and on PostgreSQL, versus the same
+ *    lookup done by hand on the driver (hash + one indexed join, no service); target ≥ 20k/s on SQLite.
+ *
+ * Settings: BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3), MAIKIT_BENCH_DATABASE_URL (an admin URL of
+ * a PostgreSQL server; without it one is started from Debian's binaries).
+ */
+import type BetterSqlite3 from "better-sqlite3"
+import { Array as Arr, Context, Effect, Layer, ManagedRuntime, Redacted, References } from "effect"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as Fs from "node:fs"
+import { createRequire } from "node:module"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { ApiKeyAuth, ControlPlaneDatabase, Database, TenantStore } from "@maikit/core"
+import { format, here, load, median, printTable, rounds, seconds, startServer, type LoadResult } from "./harness.ts"
+import * as Postgres from "./postgres.ts"
+
+// better-sqlite3 is a dependency of @maikit/core, not of the bench package.
+const Sqlite = createRequire(new URL("../../packages/core/package.json", import.meta.url))(
+  "better-sqlite3"
+) as typeof BetterSqlite3
+
+const post = async (base: string, path: string, body: unknown) => {
+  const response = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body)
+  })
+  const envelope = (await response.json()) as { success: boolean; data: Record<string, string> }
+  if (!envelope.success) throw new Error(`${path} failed: ${JSON.stringify(envelope)}`)
+  return envelope.data
+}
+
+// 1 and 2: over HTTP.
+const tenantCount = 10_000
+const candidate = await startServer("maikit", Path.join(here, "servers/control-plane-http.ts"), {
+  SEED_TENANTS: String(tenantCount)
+})
+const candidateBase = `http://127.0.0.1:${candidate.port}`
+const tenant = await post(candidateBase, "/api/v2/tenants", { tenant_name: "bench", tenant_type: "enterprise" })
+const agent = await post(candidateBase, "/api/v2/agents", { tenant_id: tenant["id"], name: "bench" })
+const created = await post(candidateBase, "/api/v2/api-keys", {
+  tenant_id: tenant["id"],
+  agent_id: agent["id"],
+  name: "bench",
+  permissions: ["chat"]
+})
+const apiKey = created["api_key"] ?? ""
+const baseline = await startServer("bare", Path.join(here, "servers/bare-key-check.ts"), { API_KEY: apiKey })
+const validateBody = JSON.stringify({ api_key: apiKey, required_permission: "chat" })
+
+const httpRuns: Record<"maikit" | "bare", Array<LoadResult>> = { maikit: [], bare: [] }
+const pageRows: Array<Array<string>> = []
+const rss = { maikit: 0, bare: 0 }
+try {
+  const hit = (port: number, secondsToRun: number) =>
+    load({ url: `http://127.0.0.1:${port}/api/v2/auth/validate-api-key`, method: "POST", body: validateBody, seconds: secondsToRun })
+  await hit(candidate.port, 2)
+  await hit(baseline.port, 2)
+  for (let round = 0; round < rounds; round++) {
+    for (const server of round % 2 === 0 ? [candidate, baseline] : [baseline, candidate]) {
+      const result = await hit(server.port, seconds)
+      if (result.non2xx > 0 || result.errors > 0) {
+        throw new Error(`${server.name} answered ${result.non2xx} non-2xx and ${result.errors} errors`)
+      }
+      httpRuns[server.name as "maikit" | "bare"].push(result)
+    }
+  }
+  const check = await fetch(`${candidateBase}/api/v2/api-keys/${created["api_key_id"]}`).then((r) => r.json()) as {
+    data: { usage_count: number }
+  }
+  if (check.data.usage_count === 0) throw new Error("the candidate counted no use of the key")
+  rss.maikit = candidate.rssMb()
+  rss.bare = baseline.rssMb()
+
+  const pages = Math.ceil((tenantCount + 1) / 20)
+  for (const page of [1, Math.ceil(pages / 2), pages]) {
+    const url = `${candidateBase}/api/v2/tenants?page=${page}&size=20`
+    await load({ url, seconds: 1, connections: 10 })
+    const results: Array<LoadResult> = []
+    for (let round = 0; round < rounds; round++) results.push(await load({ url, seconds, connections: 10 }))
+    pageRows.push([
+      `page ${page} of ${pages} (size 20)`,
+      format(median(results.map((r) => r.requestsPerSecond))),
+      format(median(results.map((r) => r.p50)), 1),
+      format(median(results.map((r) => r.p99)), 1)
+    ])
+  }
+} finally {
+  await candidate.stop()
+  await baseline.stop()
+}
+
+const rps = (results: ReadonlyArray<LoadResult>) => median(results.map((r) => r.requestsPerSecond))
+const p99 = (results: ReadonlyArray<LoadResult>) => median(results.map((r) => r.p99))
+
+// 3: in process, 100k keys.
+const keyCount = 100_000
+const agentsPerTenant = 100
+const keysPerAgent = 100
+const validations = 20_000
+const concurrency = 16
+
+interface Seeded {
+  readonly keys: ReadonlyArray<string>
+}
+
+/** 10 tenants × 100 agents × 100 keys; keys inserted in bulk (their hashes, as `ApiKeyAuth` stores them). */
+const seed = Effect.gen(function*() {
+  const store = yield* TenantStore.TenantStore
+  const sql = yield* SqlClient.SqlClient
+  const keys: Array<string> = []
+  const at = new Date().toISOString().slice(0, 23) + "000"
+  for (let t = 0; t < keyCount / agentsPerTenant / keysPerAgent; t++) {
+    const owner = yield* store.createTenant({ tenant_name: `bench-${t}`, tenant_type: "enterprise" })
+    for (let a = 0; a < agentsPerTenant; a++) {
+      const member = yield* store.createAgent({ tenant_id: owner.id, name: `agent-${a}` })
+      const rows: Array<Record<string, unknown>> = Array.from({ length: keysPerAgent }, (_, k) => {
+        const key = ApiKeyAuth.generate(owner.id, member.id)
+        keys.push(key)
+        return {
+          id: `key_${(keys.length).toString(16).padStart(12, "0")}`,
+          tenant_id: owner.id,
+          agent_id: member.id,
+          name: `key-${a}-${k}`,
+          description: null,
+          key_hash: ApiKeyAuth.hash(key),
+          key_prefix: ApiKeyAuth.displayPrefix(key),
+          permissions: JSON.stringify(["chat"]),
+          status: "active",
+          expires_at: null,
+          last_used_at: null,
+          usage_count: 0,
+          created_at: at,
+          updated_at: at
+        }
+      })
+      if (Arr.isReadonlyArrayNonEmpty(rows)) yield* sql.withTransaction(sql`INSERT INTO api_keys ${sql.insert(rows)}`)
+    }
+  }
+  return { keys } satisfies Seeded
+})
+
+let state = 42
+const picks = Array.from({ length: validations }, () => {
+  state = (state * 1103515245 + 12345) % 2147483648
+  return state % keyCount
+})
+
+const checkSql = `SELECT k.id, k.tenant_id, k.agent_id, k.key_hash, k.permissions, k.status, k.expires_at,
+  t.status AS tenant_status, a.status AS agent_status
+  FROM api_keys k JOIN agents a ON a.id = k.agent_id JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = `
+
+interface Measured {
+  readonly backend: string
+  readonly mode: string
+  readonly maikit: number
+  readonly bare: number
+}
+
+const measure = async (backend: string, database: Layer.Layer<SqlClient.SqlClient, unknown>, bare: {
+  readonly sequential: (keys: ReadonlyArray<string>) => Promise<void>
+  readonly concurrent?: (keys: ReadonlyArray<string>) => Promise<void>
+}): Promise<ReadonlyArray<Measured>> => {
+  const runtime = ManagedRuntime.make(
+    ControlPlaneDatabase.layerServices(database, { catalog: {} }).pipe(
+      Layer.provide(Layer.succeed(References.MinimumLogLevel, "Warn"))
+    )
+  )
+  try {
+    const started = performance.now()
+    const { keys } = await runtime.runPromise(seed)
+    console.log(`seeded ${keys.length.toLocaleString("en")} keys on ${backend} in ${format((performance.now() - started) / 1000, 1)} s`)
+    const context = await runtime.runPromise(Effect.context<ApiKeyAuth.ApiKeyAuth>())
+    const auth = Context.get(context, ApiKeyAuth.ApiKeyAuth)
+    const validateAll = (parallel: number) =>
+      runtime.runPromise(Effect.forEach(picks, (index) =>
+        auth.validate({ apiKey: keys[index] ?? "", requiredPermission: "chat" }), { concurrency: parallel, discard: true }))
+    const timed = async (run: () => Promise<void>) => {
+      const begin = performance.now()
+      await run()
+      return validations / ((performance.now() - begin) / 1000)
+    }
+    const modes = [
+      { mode: "sequential", maikit: () => validateAll(1), bare: () => bare.sequential(keys) },
+      ...(bare.concurrent === undefined
+        ? []
+        : [{ mode: `${concurrency} concurrent`, maikit: () => validateAll(concurrency), bare: () => bare.concurrent?.(keys) ?? Promise.resolve() }])
+    ]
+    const results: Array<Measured> = []
+    for (const mode of modes) {
+      await mode.maikit()
+      await mode.bare()
+      const samples = { maikit: [] as Array<number>, bare: [] as Array<number> }
+      for (let round = 0; round < rounds; round++) {
+        if (round % 2 === 0) {
+          samples.maikit.push(await timed(mode.maikit))
+          samples.bare.push(await timed(mode.bare))
+        } else {
+          samples.bare.push(await timed(mode.bare))
+          samples.maikit.push(await timed(mode.maikit))
+        }
+      }
+      results.push({ backend, mode: mode.mode, maikit: median(samples.maikit), bare: median(samples.bare) })
+    }
+    return results
+  } finally {
+    await runtime.dispose()
+  }
+}
+
+const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-bench-keys-"))
+process.on("exit", () => Fs.rmSync(directory, { recursive: true, force: true }))
+const sqliteFile = Path.join(directory, "maikit.db")
+
+const sqliteBare = () => {
+  const db = new Sqlite(sqliteFile, { readonly: true })
+  const statement = db.prepare(`${checkSql}?`)
+  return {
+    sequential: async (keys: ReadonlyArray<string>) => {
+      for (const index of picks) {
+        const row = statement.get(ApiKeyAuth.hash(keys[index] ?? "")) as { permissions: string; status: string } | undefined
+        if (row === undefined || row.status !== "active" || !(JSON.parse(row.permissions) as Array<string>).includes("chat")) {
+          throw new Error("bare SQLite lookup failed")
+        }
+      }
+    }
+  }
+}
+
+const postgresLookup = (key: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql.unsafe<{ permissions: string; status: string }>(`${checkSql}$1`, [ApiKeyAuth.hash(key)])
+    const row = rows[0]
+    if (row === undefined || row.status !== "active" || !(JSON.parse(row.permissions) as Array<string>).includes("chat")) {
+      return yield* Effect.die(new Error("bare PostgreSQL lookup failed"))
+    }
+  })
+
+const postgresBare = (url: string) => {
+  const runtime = ManagedRuntime.make(ControlPlaneDatabase.layerPostgres(Redacted.make(url)))
+  const run = (keys: ReadonlyArray<string>, parallel: number) =>
+    runtime.runPromise(Effect.forEach(picks, (index) => postgresLookup(keys[index] ?? ""), { concurrency: parallel, discard: true }))
+  return {
+    bare: { sequential: (keys: ReadonlyArray<string>) => run(keys, 1), concurrent: (keys: ReadonlyArray<string>) => run(keys, concurrency) },
+    dispose: () => runtime.dispose()
+  }
+}
+
+const measured: Array<Measured> = []
+let bareSqlite: ReturnType<typeof sqliteBare> | undefined
+measured.push(...await measure("SQLite", Database.layerFile(sqliteFile), {
+  sequential: (keys) => {
+    bareSqlite ??= sqliteBare()
+    return bareSqlite.sequential(keys)
+  }
+}))
+
+const postgres = await Postgres.start()
+try {
+  const url = postgres.createDatabase()
+  const bare = postgresBare(url)
+  try {
+    measured.push(...await measure("PostgreSQL", ControlPlaneDatabase.layerPostgres(Redacted.make(url)), bare.bare))
+  } finally {
+    await bare.dispose()
+  }
+} finally {
+  await postgres.stop()
+}
+
+printTable(
+  `POST /api/v2/auth/validate-api-key: MaiKit vs bare node:http (SHA-256 + Map) (${rounds} alternating rounds of ${seconds} s, 50 connections, median)`,
+  ["server", "req/s", "p99 ms", "RSS MB"],
+  [
+    ["MaiKit (SQLite read, usage counted, envelope)", format(rps(httpRuns.maikit)), format(p99(httpRuns.maikit)), format(rss.maikit)],
+    ["bare node:http (SHA-256 + in-memory Map)", format(rps(httpRuns.bare)), format(p99(httpRuns.bare)), format(rss.bare)],
+    ["ratio MaiKit / bare (target ≥ 0.3)", format(rps(httpRuns.maikit) / rps(httpRuns.bare), 2), "", ""]
+  ]
+)
+
+printTable(
+  `GET /api/v2/tenants over ${(tenantCount + 1).toLocaleString("en")} tenants (10 connections, ${rounds} rounds of ${seconds} s, median)`,
+  ["page", "req/s", "p50 ms", "p99 ms"],
+  pageRows
+)
+
+printTable(
+  `In-process ApiKeyAuth.validate, ${keyCount.toLocaleString("en")} keys stored, ${validations.toLocaleString("en")} random validations per round (median of ${rounds})`,
+  ["backend", "mode", "MaiKit validations/s", "bare lookup/s", "ratio"],
+  measured.map((row) => [row.backend, row.mode, format(row.maikit), format(row.bare), format(row.maikit / row.bare, 2)])
+)

@@ -1,0 +1,329 @@
+/**
+ * The instance supervisor, in one run:
+ * 1. Throughput: a component writes BENCH_FLOOD_MB (100) MB of 100-byte lines on its PTY, recorded to its
+ *    history and drained to 10 terminal WebSocket clients (the server in its own process, the clients here),
+ *    against the same program with stdout on /dev/null under a bare `child_process` (the baseline), under
+ *    util-linux `script` (a PTY copied in C: the kernel's ceiling) and under a bare node-pty that only reads.
+ *    Rounds alternate; medians.
+ * 2. Memory: one attached client that never reads while the same flood flows: the server's RSS growth, and
+ *    the same flood with no client as the control.
+ * 3. Start-to-first-output of a component under the supervisor against a raw `child_process.spawn` and a raw
+ *    node-pty spawn (BENCH_STARTS runs each, alternating; medians).
+ * 4. BENCH_INSTANCES (100) instances, each a shell with two background children that ignore Ctrl+C, started
+ *    at once and stopped at once; then every process of theirs is looked for.
+ *
+ * Run: `pnpm bench supervisor`.
+ */
+import { Effect, Layer, Stream } from "effect"
+import { spawn, spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import { createRequire } from "node:module"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import type * as NodePty from "node-pty"
+import { WebSocket } from "ws"
+import * as Database from "../../packages/core/src/Database.ts"
+import * as InstanceRegistry from "../../packages/core/src/InstanceRegistry.ts"
+import * as InstanceSupervisor from "../../packages/core/src/InstanceSupervisor.ts"
+import { MaikitConfig } from "../../packages/core/src/MaikitConfig.ts"
+import { format, here, median, printTable, rounds, startServer } from "./harness.ts"
+
+// node-pty is a dependency of @maikit/core, not of the bench package.
+const Pty = createRequire(new URL("../../packages/core/package.json", import.meta.url))("node-pty") as typeof NodePty
+
+const floodMb = Number(process.env["BENCH_FLOOD_MB"] ?? 100)
+const clientCount = 10
+const startRuns = Number(process.env["BENCH_STARTS"] ?? 15)
+const instanceCount = Number(process.env["BENCH_INSTANCES"] ?? 100)
+const fixtures = Path.join(here, "../../packages/core/test/fixtures")
+const flood = Path.join(fixtures, "flood.mjs")
+const floodBytes = floodMb * 1_000_000 + "FLOOD-END\n".length
+const marker = "FLOOD-END"
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const rssMbOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(Fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024
+
+/** The same program with stdout on /dev/null: seconds until it exits. */
+const bareChildProcess = () =>
+  new Promise<number>((resolve) => {
+    const devNull = Fs.openSync("/dev/null", "w")
+    const started = performance.now()
+    const child = spawn(process.execPath, [flood, String(floodMb)], { stdio: ["ignore", devNull, "inherit"] })
+    child.once("exit", () => {
+      Fs.closeSync(devNull)
+      resolve((performance.now() - started) / 1000)
+    })
+  })
+
+/** util-linux `script` copying a PTY to /dev/null in C: what the kernel's PTY allows on this machine. */
+const hasScript = spawnSync("script", ["--version"]).status === 0
+const kernelPty = () =>
+  new Promise<number>((resolve) => {
+    const started = performance.now()
+    const command = [process.execPath, flood, String(floodMb)].map((word) => `'${word}'`).join(" ")
+    const child = spawn("script", ["-qc", command, "/dev/null"], { stdio: ["ignore", "ignore", "inherit"] })
+    child.once("exit", () => resolve((performance.now() - started) / 1000))
+  })
+
+/** A PTY that is only read: seconds until the last byte arrived. */
+const barePty = () =>
+  new Promise<number>((resolve) => {
+    const started = performance.now()
+    const pty = Pty.spawn(process.execPath, [flood, String(floodMb)], { cols: 80, rows: 25, cwd: Os.tmpdir(), encoding: null })
+    let tail = ""
+    pty.onData((chunk: string | Buffer) => {
+      tail = (tail + chunk.toString()).slice(-64)
+      if (tail.includes(marker)) resolve((performance.now() - started) / 1000)
+    })
+  })
+
+interface Client {
+  readonly socket: WebSocket
+  bytes: number
+  done: boolean
+  closeCode: number | undefined
+}
+
+const openClient = (url: string, paused = false) =>
+  new Promise<Client>((resolve) => {
+    const socket = new WebSocket(url)
+    const client: Client = { socket, bytes: 0, done: false, closeCode: undefined }
+    let connected = false
+    socket.on("message", (data: Buffer) => {
+      if (!connected) {
+        connected = true
+        if (paused) socket.pause()
+        return resolve(client)
+      }
+      client.bytes += data.length
+      if (data.includes(marker)) client.done = true
+    })
+    socket.on("close", (code) => (client.closeCode = code))
+    socket.on("error", () => {})
+  })
+
+const waitFor = async (condition: () => boolean, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) return false
+    await sleep(5)
+  }
+  return true
+}
+
+const server = await startServer("supervisor", Path.join(here, "servers/supervisor-server.ts"), {
+  BENCH_FLOOD_MB: String(floodMb)
+})
+const http = `http://127.0.0.1:${server.port}`
+const listed = (await (await fetch(`${http}/api/v1/instances`)).json()) as { instances: Array<{ id: string }> }
+const id = listed.instances[0]?.id ?? ""
+const terminalUrl = `ws://127.0.0.1:${server.port}/api/v1/ws/${id}_main`
+const mainState = async () => {
+  const status = (await (await fetch(`${http}/api/v1/instance/${id}/status`)).json()) as {
+    components: Array<{ state: string }>
+  }
+  return status.components[0]?.state ?? "unknown"
+}
+
+/** One flood drained to `clientCount` clients: seconds from the start request until every client has it all. */
+const supervised = async () => {
+  const clients = await Promise.all(Array.from({ length: clientCount }, () => openClient(terminalUrl)))
+  // What they were replayed on connecting (the end of the previous round) is not part of this one.
+  await sleep(300)
+  for (const client of clients) {
+    client.bytes = 0
+    client.done = false
+  }
+  const started = performance.now()
+  await fetch(`${http}/api/v1/instance/${id}/start`)
+  await waitFor(() => clients.every((client) => client.done || client.closeCode !== undefined), 300_000)
+  const seconds = (performance.now() - started) / 1000
+  for (const client of clients) client.socket.close()
+  await waitFor(() => clients.every((client) => client.closeCode !== undefined), 5_000)
+  await waitFor(() => false, 200)
+  return { seconds, dropped: clients.filter((client) => !client.done).length, minBytes: Math.min(...clients.map((c) => c.bytes)) }
+}
+
+const baseline: Array<number> = []
+const kernel: Array<number> = []
+const pty: Array<number> = []
+const candidate: Array<number> = []
+let dropped = 0
+let minBytes = Number.POSITIVE_INFINITY
+for (let round = 0; round < rounds; round++) {
+  baseline.push(await bareChildProcess())
+  if (hasScript) kernel.push(await kernelPty())
+  pty.push(await barePty())
+  const result = await supervised()
+  candidate.push(result.seconds)
+  dropped += result.dropped
+  minBytes = Math.min(minBytes, result.minBytes)
+}
+const mbps = (seconds: number) => floodBytes / 1_000_000 / seconds
+const baselineMbps = mbps(median(baseline))
+printTable(
+  `Throughput: ${floodMb} MB of lines, ${rounds} rounds, medians`,
+  ["path", "seconds", "MB/s", "ratio vs child_process"],
+  [
+    ["child_process → /dev/null (baseline)", format(median(baseline), 2), format(baselineMbps, 0), "1.00"],
+    ...(hasScript
+      ? [["`script` → /dev/null (the kernel's PTY, in C)", format(median(kernel), 2), format(mbps(median(kernel)), 0), format(mbps(median(kernel)) / baselineMbps, 2)]]
+      : []),
+    ["bare node-pty, read only", format(median(pty), 2), format(mbps(median(pty)), 0), format(mbps(median(pty)) / baselineMbps, 2)],
+    [
+      `MaiKit: PTY + history + ${clientCount} WebSocket clients`,
+      format(median(candidate), 2),
+      format(mbps(median(candidate)), 0),
+      format(mbps(median(candidate)) / baselineMbps, 2)
+    ]
+  ]
+)
+console.log(`clients dropped: ${dropped}; least bytes a client received in a round: ${format(minBytes / 1_000_000, 1)} MB (frames)`)
+
+/** Peak RSS growth of the server while the flood runs, with `paused` clients that never read. */
+const memory = async (stalled: number) => {
+  const clients = await Promise.all(Array.from({ length: stalled }, () => openClient(terminalUrl, true)))
+  await sleep(500)
+  const before = rssMbOf(server.process.pid ?? 0)
+  let peak = before
+  const started = performance.now()
+  await fetch(`${http}/api/v1/instance/${id}/start`)
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMbOf(server.process.pid ?? 0))), 20)
+  await sleep(300)
+  while ((await mainState()) !== "stopped") await sleep(50)
+  const floodSeconds = (performance.now() - started) / 1000
+  clearInterval(sampler)
+  // A stalled client is dropped once its socket has stayed full for the drain timeout (5 s); it can only see
+  // that once it reads again.
+  await sleep(6_000)
+  for (const client of clients) client.socket.resume()
+  await waitFor(() => clients.every((client) => client.closeCode !== undefined), 5_000)
+  const closes = clients.map((client) => client.closeCode)
+  for (const client of clients) client.socket.terminate()
+  return { before, peak, closes, floodSeconds }
+}
+const control = await memory(0)
+const stalledRun = await memory(1)
+printTable(
+  `Memory: server RSS while ${floodMb} MB flow`,
+  ["case", "flood (s)", "RSS before (MB)", "peak (MB)", "growth (MB)", "stalled client"],
+  [
+    ["no client (control)", format(control.floodSeconds, 1), format(control.before, 0), format(control.peak, 0), format(control.peak - control.before, 0), "-"],
+    [
+      "1 client that never reads",
+      format(stalledRun.floodSeconds, 1),
+      format(stalledRun.before, 0),
+      format(stalledRun.peak, 0),
+      format(stalledRun.peak - stalledRun.before, 0),
+      stalledRun.closes[0] === undefined ? "still attached" : `dropped (close ${stalledRun.closes[0]})`
+    ]
+  ]
+)
+await server.stop()
+
+const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-bench-supervisor-"))
+process.on("exit", () => Fs.rmSync(dataDir, { recursive: true, force: true }))
+const supervisorLayer = InstanceSupervisor.InstanceSupervisor.layer({ startSeconds: 0, stopGraceMs: 1_000 }).pipe(
+  Layer.provideMerge(InstanceRegistry.InstanceRegistry.layer),
+  Layer.provide(Database.layerFile(Path.join(dataDir, "maikit.db"))),
+  Layer.provideMerge(MaikitConfig.layerFrom({ dataDir }))
+)
+const interactive = Path.join(fixtures, "interactive.mjs")
+const quote = (words: ReadonlyArray<string>) => words.map((word) => JSON.stringify(word)).join(" ")
+const single = (name: string, command: string): InstanceRegistry.NewInstance => ({
+  name,
+  version: "bench",
+  path: dataDir,
+  host: "127.0.0.1",
+  port: 8000,
+  token: "",
+  ownsPath: false,
+  components: [{ name: "main", kind: "main", path: dataDir, port: null, command, env: {}, restart_policy: "no" }]
+})
+
+/** Milliseconds from spawn to the first byte the program prints, for a raw `child_process`. */
+const rawSpawn = () =>
+  new Promise<number>((resolve) => {
+    const started = performance.now()
+    const child = spawn(process.execPath, [interactive], { stdio: ["pipe", "pipe", "ignore"] })
+    child.stdout.once("data", () => {
+      resolve(performance.now() - started)
+      child.kill("SIGKILL")
+    })
+  })
+
+const rawPty = () =>
+  new Promise<number>((resolve) => {
+    const started = performance.now()
+    const terminal = Pty.spawn(process.execPath, [interactive], { cols: 80, rows: 25, cwd: dataDir })
+    const listener = terminal.onData(() => {
+      listener.dispose()
+      resolve(performance.now() - started)
+      terminal.kill("SIGKILL")
+    })
+  })
+
+const { starts, fleet } = await Effect.runPromise(Effect.gen(function*() {
+  const supervisor = yield* InstanceSupervisor.InstanceSupervisor
+  const registry = yield* InstanceRegistry.InstanceRegistry
+  const { id: startId } = yield* registry.add(single("start", quote([process.execPath, interactive])))
+  const supervisedStart = Effect.scoped(Effect.gen(function*() {
+    const terminal = yield* supervisor.attach(startId, "main")
+    const started = performance.now()
+    yield* supervisor.start(startId)
+    yield* Stream.runHead(Stream.filter(terminal.events, (event) => event._tag === "Output"))
+    const elapsed = performance.now() - started
+    yield* supervisor.stop(startId)
+    return elapsed
+  }))
+  const raw: Array<number> = []
+  const rawPtys: Array<number> = []
+  const managed: Array<number> = []
+  for (let run = 0; run < startRuns; run++) {
+    raw.push(yield* Effect.promise(rawSpawn))
+    rawPtys.push(yield* Effect.promise(rawPty))
+    managed.push(yield* supervisedStart)
+  }
+
+  const tag = String(900_000 + Math.floor(Math.random() * 99_999))
+  const ids = yield* Effect.forEach(
+    Array.from({ length: instanceCount }, (_, index) => index),
+    (index) => Effect.map(registry.add(single(`fleet-${index}`, `sh -c 'echo up; sleep ${tag} & sleep ${tag} & wait'`)), (i) => i.id)
+  )
+  const members = () =>
+    Fs.readdirSync("/proc").filter((entry) => {
+      if (!/^\d+$/.test(entry)) return false
+      try {
+        return Fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(tag)
+      } catch {
+        return false
+      }
+    }).length
+  const startedAt = performance.now()
+  yield* Effect.forEach(ids, (instance) => supervisor.start(instance), { concurrency: "unbounded", discard: true })
+  const startMs = performance.now() - startedAt
+  yield* Effect.sleep(500)
+  const runningCount = members()
+  const stoppedAt = performance.now()
+  yield* Effect.forEach(ids, (instance) => supervisor.stop(instance), { concurrency: "unbounded", discard: true })
+  const stopMs = performance.now() - stoppedAt
+  return {
+    starts: { raw: median(raw), rawPty: median(rawPtys), managed: median(managed) },
+    fleet: { startMs, stopMs, runningCount, orphans: members() }
+  }
+}).pipe(Effect.provide(supervisorLayer)))
+
+printTable(
+  `Start to first output, ${startRuns} runs, medians`,
+  ["path", "ms", "overhead vs child_process (ms)"],
+  [
+    ["child_process.spawn", format(starts.raw, 1), "0"],
+    ["node-pty spawn", format(starts.rawPty, 1), format(starts.rawPty - starts.raw, 1)],
+    ["InstanceSupervisor.start (PTY, group, history)", format(starts.managed, 1), format(starts.managed - starts.raw, 1)]
+  ]
+)
+printTable(
+  `${instanceCount} instances (3 processes each, children ignore Ctrl+C) at once`,
+  ["start all (ms)", "processes running", "stop all (ms)", "processes left (orphans)"],
+  [[format(fleet.startMs, 0), String(fleet.runningCount), format(fleet.stopMs, 0), String(fleet.orphans)]]
+)

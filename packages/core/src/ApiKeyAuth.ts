@@ -1,0 +1,723 @@
+/**
+ * API keys of the control plane, in the original's format — `mmc_` + base64 of
+ * `tenant_<12hex>_agent_<12hex>_<16hex>_v1` — so keys issued by the original parse and, once imported,
+ * validate. Beyond the original (which stored keys in plain text, returned them on every read and never
+ * looked at the tenant or agent):
+ *
+ * - the random part comes from the CSPRNG; only a SHA-256 hash and a short display prefix are stored, the
+ *   full key is returned once, by `create`, and reads show it masked;
+ * - validation compares hashes in constant time, and also requires the key's tenant and agent to exist and
+ *   be active;
+ * - a required permission the key lacks fails validation (`ApiKeyPermissionDenied`, the original's
+ *   documented but never emitted `AUTH_003`);
+ * - keys can be disabled (the original documented `POST /api-keys/{id}/disable` and never built it);
+ * - nothing about a key is cached: a disabled, expired or deleted key fails the very next check, on this
+ *   process and on every other one sharing the database;
+ * - usage (`usage_count`, `last_used_at`) is counted in memory and written in batches (every second by
+ *   default and when the layer's scope closes), so validation does not wait for a write and shutdown loses
+ *   no counts.
+ */
+import { Clock, Context, DateTime, Effect, Layer, Schedule, Schema } from "effect"
+import * as SqlClient from "effect/sql/SqlClient"
+import { isSqlError, type SqlError } from "effect/sql/SqlError"
+import * as Crypto from "node:crypto"
+import {
+  ApiKeyAlreadyStored,
+  ApiKeyDisabled,
+  ApiKeyExpired,
+  ApiKeyMalformed,
+  ApiKeyNameTaken,
+  ApiKeyNotFound,
+  ApiKeyOwnerInactive,
+  ApiKeyPermissionDenied,
+  ApiKeyStorageError,
+  ApiKeyUnknown
+} from "./ApiKeyAuthError.ts"
+import * as Database from "./Database.ts"
+import { DbInt, isUniqueViolation, naiveIso, newId } from "./internal/controlPlaneSql.ts"
+import { Description, IdParam, Name, TenantStore, Text } from "./TenantStore.ts"
+import type { AgentNotFound, AgentNotInTenant, TenantNotFound, TenantStoreStorageError } from "./TenantStoreError.ts"
+
+export {
+  ApiKeyAlreadyStored,
+  ApiKeyDisabled,
+  ApiKeyExpired,
+  ApiKeyMalformed,
+  ApiKeyNameTaken,
+  ApiKeyNotFound,
+  ApiKeyOwnerInactive,
+  ApiKeyPermissionDenied,
+  ApiKeyStorageError,
+  ApiKeyUnknown
+} from "./ApiKeyAuthError.ts"
+
+export const ApiKeyStatus = Schema.Literals(["active", "disabled", "expired"])
+export type ApiKeyStatus = typeof ApiKeyStatus.Type
+
+export const prefix = "mmc_"
+export const version = "v1"
+/** What reads show after the display prefix in place of the rest of the key. */
+export const maskSuffix = "********"
+export const maxKeyLength = 1024
+
+export const ParsedKey = Schema.Struct({
+  tenant_id: Schema.String,
+  agent_id: Schema.String,
+  random_hash: Schema.String,
+  version: Schema.String,
+  format_valid: Schema.Boolean
+}).annotate({ identifier: "ParsedApiKey" })
+export type ParsedKey = typeof ParsedKey.Type
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+const base64Alphabet = /[^A-Za-z0-9+/=]/g
+const wellPadded = /^[A-Za-z0-9+/]*={0,2}$/
+
+/**
+ * Parses a key as the original does: `mmc_`, then base64 (characters outside the alphabet are discarded, as
+ * Python's non-strict `b64decode` does; bad padding is refused), then UTF-8, then split on `_` — six or more
+ * parts are `tenant_x`, `agent_y`, random, version; four or five are the legacy `tenant`, `agent`, random,
+ * version. Parsing checks the format only, never the database.
+ */
+export const parseKey = (apiKey: string): ParsedKey | undefined => {
+  if (!apiKey.startsWith(prefix) || apiKey.length > maxKeyLength) return undefined
+  const encoded = apiKey.slice(prefix.length).replace(base64Alphabet, "")
+  if (encoded.length === 0 || encoded.length % 4 !== 0 || !wellPadded.test(encoded)) return undefined
+  let plain: string
+  try {
+    plain = utf8.decode(Buffer.from(encoded, "base64"))
+  } catch {
+    return undefined
+  }
+  const parts = plain.split("_")
+  if (parts.length >= 6) {
+    return {
+      tenant_id: `${parts[0]}_${parts[1]}`,
+      agent_id: `${parts[2]}_${parts[3]}`,
+      random_hash: parts[4] ?? "",
+      version: parts[5] ?? "",
+      format_valid: true
+    }
+  }
+  if (parts.length >= 4) {
+    return {
+      tenant_id: parts[0] ?? "",
+      agent_id: parts[1] ?? "",
+      random_hash: parts[2] ?? "",
+      version: parts[3] ?? "",
+      format_valid: true
+    }
+  }
+  return undefined
+}
+
+export const parse = (apiKey: string): Effect.Effect<ParsedKey, ApiKeyMalformed> =>
+  Effect.suspend(() => {
+    const parsed = parseKey(apiKey)
+    return parsed === undefined
+      ? Effect.fail(new ApiKeyMalformed({ message: "API密钥格式无效" }))
+      : Effect.succeed(parsed)
+  })
+
+/** A new key for an agent: 64 random bits from the CSPRNG, in the original's layout. */
+export const generate = (tenantId: string, agentId: string): string =>
+  prefix + Buffer.from(`${tenantId}_${agentId}_${Crypto.randomBytes(8).toString("hex")}_${version}`).toString("base64")
+
+export const hash = (apiKey: string): string => Crypto.createHash("sha256").update(apiKey).digest("hex")
+
+/** The start of a key kept for display: enough to tell keys apart in a list, never enough to use one. */
+export const displayPrefix = (apiKey: string): string => apiKey.slice(0, Math.min(20, Math.floor(apiKey.length / 4)))
+
+const hashesEqual = (a: string, b: string): boolean => {
+  const left = Buffer.from(a, "hex")
+  const right = Buffer.from(b, "hex")
+  return left.length === right.length && Crypto.timingSafeEqual(left, right)
+}
+
+/** A key as presented: any text up to 1024 characters (NUL refused, like every stored text). */
+export const PresentedKey = Text(maxKeyLength)
+
+export const Permission = Name(100)
+export const Permissions = Schema.Array(Permission).check(Schema.isMaxLength(100))
+
+const farFuture = Date.UTC(10_000, 0, 1)
+
+/** An expiry: ISO 8601 (a string without a zone is UTC), between 1970 and 9999. */
+export const ExpiresAt = Schema.DateTimeUtcFromString.check(
+  Schema.makeFilter((value: DateTime.Utc) => {
+    const millis = DateTime.toEpochMillis(value)
+    return (millis >= 0 && millis < farFuture) || "must be between 1970 and 9999"
+  })
+)
+
+/** A key as lists and reads show it: the key itself masked. */
+export const ApiKey = Schema.Struct({
+  api_key_id: Schema.String,
+  tenant_id: Schema.String,
+  agent_id: Schema.String,
+  name: Schema.String,
+  description: Schema.NullOr(Schema.String),
+  /** The display prefix followed by `********`; the full key is shown only once, at creation. */
+  api_key: Schema.String,
+  key_prefix: Schema.String,
+  permissions: Schema.Array(Schema.String),
+  status: ApiKeyStatus,
+  expires_at: Schema.NullOr(Schema.String),
+  last_used_at: Schema.NullOr(Schema.String),
+  usage_count: Schema.Int,
+  created_at: Schema.String,
+  updated_at: Schema.String
+}).annotate({ identifier: "ApiKey" })
+export type ApiKey = typeof ApiKey.Type
+
+const ApiKeyRow = Schema.Struct({
+  id: Schema.String,
+  tenant_id: Schema.String,
+  agent_id: Schema.String,
+  name: Schema.String,
+  description: Schema.NullOr(Schema.String),
+  key_prefix: Schema.String,
+  permissions: Schema.fromJsonString(Schema.Array(Schema.String)),
+  status: ApiKeyStatus,
+  expires_at: Schema.NullOr(Schema.String),
+  last_used_at: Schema.NullOr(Schema.String),
+  usage_count: DbInt,
+  created_at: Schema.String,
+  updated_at: Schema.String
+})
+type ApiKeyRow = typeof ApiKeyRow.Type
+
+const CheckRow = Schema.Struct({
+  id: Schema.String,
+  tenant_id: Schema.String,
+  agent_id: Schema.String,
+  key_hash: Schema.String,
+  permissions: Schema.fromJsonString(Schema.Array(Schema.String)),
+  status: ApiKeyStatus,
+  expires_at: Schema.NullOr(Schema.String),
+  tenant_status: Schema.NullOr(Schema.String),
+  agent_status: Schema.NullOr(Schema.String)
+})
+type CheckRow = typeof CheckRow.Type
+
+export const NewApiKey = Schema.Struct({
+  tenant_id: IdParam,
+  agent_id: IdParam,
+  name: Name(100),
+  description: Schema.optionalKey(Schema.NullOr(Description)),
+  permissions: Schema.optionalKey(Schema.NullOr(Permissions)),
+  expires_at: Schema.optionalKey(Schema.NullOr(ExpiresAt))
+}).annotate({ identifier: "NewApiKey" })
+export type NewApiKey = typeof NewApiKey.Type
+
+/** A key issued by the original (or elsewhere), stored by its hash so it keeps working. */
+export const ImportedApiKey = Schema.Struct({
+  api_key: PresentedKey,
+  name: Name(100),
+  description: Schema.optionalKey(Schema.NullOr(Description)),
+  permissions: Schema.optionalKey(Schema.NullOr(Permissions)),
+  expires_at: Schema.optionalKey(Schema.NullOr(ExpiresAt))
+}).annotate({ identifier: "ImportedApiKey" })
+export type ImportedApiKey = typeof ImportedApiKey.Type
+
+/** Fields sent as `null` are left unchanged, as in the original. `status` re-enables or disables a key. */
+export const ApiKeyPatch = Schema.Struct({
+  name: Schema.optionalKey(Schema.NullOr(Name(100))),
+  description: Schema.optionalKey(Schema.NullOr(Description)),
+  permissions: Schema.optionalKey(Schema.NullOr(Permissions)),
+  expires_at: Schema.optionalKey(Schema.NullOr(ExpiresAt)),
+  status: Schema.optionalKey(Schema.NullOr(Schema.Literals(["active", "disabled"])))
+}).annotate({ identifier: "ApiKeyPatch" })
+export type ApiKeyPatch = typeof ApiKeyPatch.Type
+
+export interface Created {
+  readonly key: ApiKey
+  /** The full key: shown once, never stored. */
+  readonly api_key: string
+}
+
+export const Validation = Schema.Struct({
+  valid: Schema.Boolean,
+  tenant_id: Schema.String,
+  agent_id: Schema.String,
+  api_key_id: Schema.String,
+  permissions: Schema.Array(Schema.String),
+  has_permission: Schema.Boolean,
+  status: ApiKeyStatus
+}).annotate({ identifier: "ApiKeyValidation" })
+export type Validation = typeof Validation.Type
+
+export const PermissionCheck = Schema.Struct({
+  has_permission: Schema.Boolean,
+  permission: Schema.String,
+  all_permissions: Schema.Array(Schema.String),
+  tenant_id: Schema.String,
+  agent_id: Schema.String,
+  api_key_status: ApiKeyStatus
+}).annotate({ identifier: "PermissionCheck" })
+export type PermissionCheck = typeof PermissionCheck.Type
+
+export interface ListRequest {
+  readonly tenant_id: string
+  readonly agent_id?: string | undefined
+  readonly status?: ApiKeyStatus | undefined
+  readonly page: number
+  readonly page_size: number
+}
+
+export type CheckFailure =
+  | ApiKeyMalformed
+  | ApiKeyUnknown
+  | ApiKeyDisabled
+  | ApiKeyExpired
+  | ApiKeyOwnerInactive
+  | ApiKeyStorageError
+
+type OwnerErrors = TenantNotFound | AgentNotFound | AgentNotInTenant
+
+export interface Options {
+  /** How often counted usage is written. Default 1 s. */
+  readonly usageFlushInterval?: number
+}
+
+/** A key past its expiry reads as expired even before a check has marked it so. */
+const effectiveStatus = (
+  row: { readonly status: ApiKeyStatus; readonly expires_at: string | null },
+  at: string
+): ApiKeyStatus => row.status === "active" && row.expires_at !== null && row.expires_at <= at ? "expired" : row.status
+
+const keyColumns =
+  "id, tenant_id, agent_id, name, description, key_prefix, permissions, status, expires_at, last_used_at, usage_count, created_at, updated_at"
+
+const migrations = Database.migrations("api-key-auth", {
+  "0001_create_api_keys": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE api_keys (
+      id VARCHAR(50) PRIMARY KEY,
+      tenant_id VARCHAR(50) NOT NULL,
+      agent_id VARCHAR(50) NOT NULL,
+      name VARCHAR(100) NOT NULL,
+      description TEXT,
+      key_hash CHAR(64) NOT NULL,
+      key_prefix VARCHAR(32) NOT NULL,
+      permissions TEXT NOT NULL,
+      status VARCHAR(20) NOT NULL,
+      expires_at VARCHAR(32),
+      last_used_at VARCHAR(32),
+      usage_count BIGINT NOT NULL DEFAULT 0,
+      created_at VARCHAR(32) NOT NULL,
+      updated_at VARCHAR(32) NOT NULL,
+      FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id) ON DELETE CASCADE
+    )`
+    yield* sql`CREATE UNIQUE INDEX api_keys_key_hash ON api_keys (key_hash)`
+    yield* sql`CREATE UNIQUE INDEX api_keys_tenant_name ON api_keys (tenant_id, name)`
+    yield* sql`CREATE INDEX api_keys_tenant_agent ON api_keys (tenant_id, agent_id, created_at)`
+  })
+})
+
+export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
+  /** Issues a key for an agent of the tenant. The full key is in the result and nowhere else. */
+  readonly create: (
+    input: NewApiKey
+  ) => Effect.Effect<Created, OwnerErrors | ApiKeyNameTaken | ApiKeyStorageError>
+  /** Stores the hash of an existing key (from the original) so it validates; its tenant and agent must exist. */
+  readonly importKey: (
+    input: ImportedApiKey
+  ) => Effect.Effect<ApiKey, ApiKeyMalformed | OwnerErrors | ApiKeyNameTaken | ApiKeyAlreadyStored | ApiKeyStorageError>
+  /** Newest first. */
+  readonly list: (
+    request: ListRequest
+  ) => Effect.Effect<{ readonly items: ReadonlyArray<ApiKey>; readonly total: number }, ApiKeyStorageError>
+  readonly get: (id: string) => Effect.Effect<ApiKey, ApiKeyNotFound | ApiKeyStorageError>
+  readonly update: (
+    id: string,
+    patch: ApiKeyPatch
+  ) => Effect.Effect<ApiKey, ApiKeyNotFound | ApiKeyNameTaken | ApiKeyStorageError>
+  readonly disable: (id: string) => Effect.Effect<ApiKey, ApiKeyNotFound | ApiKeyStorageError>
+  readonly remove: (id: string) => Effect.Effect<void, ApiKeyNotFound | ApiKeyStorageError>
+  /**
+   * Checks a presented key: format, hash, status, expiry (an expired key is marked `expired`), the tenant's
+   * and agent's status, and `requiredPermission` when given. Counts a use when `recordUsage` (default true).
+   */
+  readonly validate: (options: {
+    readonly apiKey: string
+    readonly requiredPermission?: string | undefined
+    readonly recordUsage?: boolean | undefined
+  }) => Effect.Effect<Validation, CheckFailure | ApiKeyPermissionDenied>
+  /** Whether a usable key has `permission`; counts no use. */
+  readonly checkPermission: (
+    apiKey: string,
+    permission: string
+  ) => Effect.Effect<PermissionCheck, CheckFailure>
+  /** Writes the usage counted so far (also done periodically and when the layer closes). */
+  readonly flushUsage: Effect.Effect<void, ApiKeyStorageError>
+}>()("@maikit/core/ApiKeyAuth") {
+  static readonly make = Effect.fnUntraced(function*(options: Options = {}) {
+    const sql = yield* SqlClient.SqlClient
+    const tenants = yield* TenantStore
+
+    const fail = ApiKeyStorageError.of
+    const storage = (operation: string) => <A, R>(effect: Effect.Effect<A, SqlError | Schema.SchemaError, R>) =>
+      Effect.mapError(effect, fail(operation))
+    const transaction = <A, E, R>(
+      operation: string,
+      effect: Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | ApiKeyStorageError, R> =>
+      Effect.mapError(sql.withTransaction(effect), (error) => isSqlError(error) ? fail(operation)(error) : error)
+    const owner = <A, R>(
+      effect: Effect.Effect<A, OwnerErrors | TenantStoreStorageError, R>
+    ): Effect.Effect<A, OwnerErrors | ApiKeyStorageError, R> =>
+      Effect.catchTag(effect, "TenantStoreStorageError", (error) => Effect.fail(fail("check owner")(error)))
+
+    const decodeRow = Schema.decodeUnknownEffect(ApiKeyRow)
+    const decodeCheck = Schema.decodeUnknownEffect(CheckRow)
+    const decodeCount = Schema.decodeUnknownEffect(Schema.Struct({ total: DbInt }))
+    const now = Effect.map(Clock.currentTimeMillis, naiveIso)
+
+    /** Uses counted but not yet written, by key id. */
+    const pending = new Map<string, { count: number; last: string }>()
+
+    const toApiKey = (row: ApiKeyRow, at: string): ApiKey => {
+      const unwritten = pending.get(row.id)
+      return {
+        api_key_id: row.id,
+        tenant_id: row.tenant_id,
+        agent_id: row.agent_id,
+        name: row.name,
+        description: row.description,
+        api_key: row.key_prefix + maskSuffix,
+        key_prefix: row.key_prefix,
+        permissions: row.permissions,
+        status: effectiveStatus(row, at),
+        expires_at: row.expires_at,
+        last_used_at: unwritten === undefined || (row.last_used_at !== null && row.last_used_at > unwritten.last)
+          ? row.last_used_at
+          : unwritten.last,
+        usage_count: row.usage_count + (unwritten?.count ?? 0),
+        created_at: row.created_at,
+        updated_at: row.updated_at
+      }
+    }
+
+    const findRow = (id: string) =>
+      sql`SELECT ${sql.literal(keyColumns)} FROM api_keys WHERE id = ${id}`.pipe(
+        Effect.flatMap((rows) => rows.length === 0 ? Effect.succeed(undefined) : decodeRow(rows[0])),
+        storage("read API key")
+      )
+
+    const getRow = (id: string) =>
+      Effect.flatMap(findRow(id), (row) => row === undefined ? Effect.fail(ApiKeyNotFound.of(id)) : Effect.succeed(row))
+
+    const nameUsed = (tenantId: string, name: string, except?: string) =>
+      sql`SELECT id FROM api_keys WHERE tenant_id = ${tenantId} AND name = ${name}`.pipe(
+        Effect.map((rows) => rows.some((row) => row["id"] !== except)),
+        storage("check API key name")
+      )
+
+    const insert = Effect.fnUntraced(function*(
+      fields: {
+        readonly tenant_id: string
+        readonly agent_id: string
+        readonly name: string
+        readonly description?: string | null | undefined
+        readonly permissions?: ReadonlyArray<string> | null | undefined
+        readonly expires_at?: DateTime.Utc | null | undefined
+      },
+      apiKey: string
+    ) {
+      const at = yield* now
+      const row: ApiKeyRow = {
+        id: newId("key"),
+        tenant_id: fields.tenant_id,
+        agent_id: fields.agent_id,
+        name: fields.name,
+        description: fields.description ?? null,
+        key_prefix: displayPrefix(apiKey),
+        permissions: fields.permissions ?? [],
+        status: "active",
+        expires_at: fields.expires_at === undefined || fields.expires_at === null
+          ? null
+          : naiveIso(DateTime.toEpochMillis(fields.expires_at)),
+        last_used_at: null,
+        usage_count: 0,
+        created_at: at,
+        updated_at: at
+      }
+      const digest = hash(apiKey)
+      yield* transaction(
+        "create API key",
+        Effect.gen(function*() {
+          yield* owner(tenants.requireAgentOf(fields.tenant_id, fields.agent_id))
+          if (yield* nameUsed(fields.tenant_id, fields.name)) return yield* ApiKeyNameTaken.of(fields.tenant_id, fields.name)
+          const existing = yield* sql`SELECT id FROM api_keys WHERE key_hash = ${digest}`.pipe(storage("create API key"))
+          if (existing.length > 0) {
+            return yield* new ApiKeyAlreadyStored({ api_key_id: String(existing[0]?.["id"]), message: "该API密钥已存在" })
+          }
+          yield* sql`INSERT INTO api_keys ${
+            sql.insert({ ...row, permissions: JSON.stringify(row.permissions), key_hash: digest })
+          }`.pipe(
+            Effect.mapError((error) =>
+              isUniqueViolation(error) ? ApiKeyNameTaken.of(fields.tenant_id, fields.name) : fail("create API key")(error)
+            )
+          )
+        })
+      )
+      return toApiKey(row, at)
+    })
+
+    const create = Effect.fn("ApiKeyAuth.create")(function*(input: NewApiKey) {
+      const apiKey = generate(input.tenant_id, input.agent_id)
+      // 64 fresh random bits colliding with a stored key would mean a broken random source, not a user error.
+      const key = yield* insert(input, apiKey).pipe(
+        Effect.catchTag("ApiKeyAlreadyStored", (error) => Effect.die(error))
+      )
+      return { key, api_key: apiKey }
+    })
+
+    const importKey = Effect.fn("ApiKeyAuth.importKey")(function*(input: ImportedApiKey) {
+      const parsed = yield* parse(input.api_key)
+      return yield* insert({ ...input, tenant_id: parsed.tenant_id, agent_id: parsed.agent_id }, input.api_key)
+    })
+
+    const list = Effect.fn("ApiKeyAuth.list")(function*(request: ListRequest) {
+      const at = yield* now
+      const where = sql.and([
+        sql`tenant_id = ${request.tenant_id}`,
+        ...(request.agent_id === undefined ? [] : [sql`agent_id = ${request.agent_id}`]),
+        ...(request.status === undefined
+          ? []
+          : request.status === "expired"
+          ? [sql`(status = 'expired' OR (status = 'active' AND expires_at IS NOT NULL AND expires_at <= ${at}))`]
+          : request.status === "active"
+          ? [sql`status = 'active' AND (expires_at IS NULL OR expires_at > ${at})`]
+          : [sql`status = ${request.status}`])
+      ])
+      const [counted] = yield* sql`SELECT COUNT(*) AS total FROM api_keys WHERE ${where}`.pipe(storage("list API keys"))
+      const total = (yield* decodeCount(counted ?? { total: 0 }).pipe(storage("list API keys"))).total
+      const rows = yield* sql`SELECT ${sql.literal(keyColumns)} FROM api_keys WHERE ${where}
+        ORDER BY created_at DESC, id DESC LIMIT ${request.page_size} OFFSET ${(request.page - 1) * request.page_size}`.pipe(
+        Effect.flatMap(Effect.forEach((row) => decodeRow(row))),
+        storage("list API keys")
+      )
+      return { items: rows.map((row) => toApiKey(row, at)), total }
+    })
+
+    const get = Effect.fn("ApiKeyAuth.get")(function*(id: string) {
+      const row = yield* getRow(id)
+      return toApiKey(row, yield* now)
+    })
+
+    const write = (row: ApiKeyRow) =>
+      sql`UPDATE api_keys SET ${
+        sql.update({
+          name: row.name,
+          description: row.description,
+          permissions: JSON.stringify(row.permissions),
+          status: row.status,
+          expires_at: row.expires_at,
+          updated_at: row.updated_at
+        })
+      } WHERE id = ${row.id}`.pipe(
+        Effect.mapError((error) =>
+          isUniqueViolation(error) ? ApiKeyNameTaken.of(row.tenant_id, row.name) : fail("update API key")(error)
+        )
+      )
+
+    const update = Effect.fn("ApiKeyAuth.update")(function*(id: string, patch: ApiKeyPatch) {
+      const at = yield* now
+      const row = yield* transaction(
+        "update API key",
+        Effect.gen(function*() {
+          const current = yield* getRow(id)
+          const name = patch.name ?? current.name
+          if (name !== current.name && (yield* nameUsed(current.tenant_id, name, id))) {
+            return yield* ApiKeyNameTaken.of(current.tenant_id, name)
+          }
+          const updated: ApiKeyRow = {
+            ...current,
+            name,
+            description: patch.description ?? current.description,
+            permissions: patch.permissions ?? current.permissions,
+            expires_at: patch.expires_at === undefined || patch.expires_at === null
+              ? current.expires_at
+              : naiveIso(DateTime.toEpochMillis(patch.expires_at)),
+            status: patch.status ?? current.status,
+            updated_at: at
+          }
+          yield* write(updated)
+          return updated
+        })
+      )
+      return toApiKey(row, at)
+    })
+
+    const disable = Effect.fn("ApiKeyAuth.disable")(function*(id: string) {
+      const at = yield* now
+      const row = yield* transaction(
+        "disable API key",
+        Effect.gen(function*() {
+          const current = yield* getRow(id)
+          const updated: ApiKeyRow = { ...current, status: "disabled", updated_at: at }
+          yield* sql`UPDATE api_keys SET status = 'disabled', updated_at = ${at} WHERE id = ${id}`.pipe(
+            storage("disable API key")
+          )
+          return updated
+        })
+      )
+      return toApiKey(row, at)
+    })
+
+    const remove = Effect.fn("ApiKeyAuth.remove")(function*(id: string) {
+      const deleted = yield* sql`DELETE FROM api_keys WHERE id = ${id} RETURNING id`.pipe(storage("delete API key"))
+      if (deleted.length === 0) return yield* ApiKeyNotFound.of(id)
+      pending.delete(id)
+    })
+
+    /** The stored key a presented one hashes to, with its owners' status; fails unless the key is usable. */
+    const check = Effect.fnUntraced(function*(apiKey: string) {
+      const parsed = yield* parse(apiKey)
+      const digest = hash(apiKey)
+      // Scalar subqueries, not joins: for a join SQLite may build a Bloom filter over the joined tables on
+      // every execution, which made each check several times slower.
+      const rows = yield* sql`SELECT k.id, k.tenant_id, k.agent_id, k.key_hash, k.permissions, k.status, k.expires_at,
+          (SELECT t.status FROM tenants t WHERE t.id = k.tenant_id) AS tenant_status,
+          (SELECT a.status FROM agents a WHERE a.id = k.agent_id) AS agent_status
+        FROM api_keys k WHERE k.key_hash = ${digest}`.pipe(storage("check API key"))
+      if (rows.length === 0) return yield* ApiKeyUnknown.of()
+      const row: CheckRow = yield* decodeCheck(rows[0]).pipe(storage("check API key"))
+      const matches = hashesEqual(row.key_hash, digest) && row.tenant_id === parsed.tenant_id &&
+        row.agent_id === parsed.agent_id
+      // A key whose tenant or agent is gone never validates, even if a foreign key failed to cascade.
+      if (!matches || row.tenant_status === null || row.agent_status === null) return yield* ApiKeyUnknown.of()
+      if (row.status === "disabled") {
+        return yield* new ApiKeyDisabled({ api_key_id: row.id, message: "API密钥已禁用" })
+      }
+      const millis = yield* Clock.currentTimeMillis
+      const at = naiveIso(millis)
+      if (effectiveStatus(row, at) === "expired") {
+        if (row.status === "active") {
+          yield* sql`UPDATE api_keys SET status = 'expired', updated_at = ${at} WHERE id = ${row.id} AND status = 'active'`
+            .pipe(storage("expire API key"))
+        }
+        return yield* new ApiKeyExpired({ api_key_id: row.id, message: "API密钥已过期" })
+      }
+      if (row.tenant_status !== "active") {
+        return yield* new ApiKeyOwnerInactive({
+          api_key_id: row.id,
+          owner: "tenant",
+          status: row.tenant_status,
+          message: "API密钥所属租户未激活"
+        })
+      }
+      if (row.agent_status !== "active") {
+        return yield* new ApiKeyOwnerInactive({
+          api_key_id: row.id,
+          owner: "agent",
+          status: row.agent_status,
+          message: "API密钥所属Agent未激活"
+        })
+      }
+      return { row, at }
+    })
+
+    // Validation is the hot path: untraced, so no span or stack capture per call.
+    const validate = Effect.fnUntraced(function*(request: {
+      readonly apiKey: string
+      readonly requiredPermission?: string | undefined
+      readonly recordUsage?: boolean | undefined
+    }) {
+      const { row, at } = yield* check(request.apiKey)
+      const permission = request.requiredPermission
+      if (permission !== undefined && !row.permissions.includes(permission)) {
+        return yield* new ApiKeyPermissionDenied({
+          api_key_id: row.id,
+          tenant_id: row.tenant_id,
+          agent_id: row.agent_id,
+          permission,
+          permissions: row.permissions,
+          message: "API密钥权限不足"
+        })
+      }
+      if (request.recordUsage ?? true) {
+        const counted = pending.get(row.id)
+        if (counted === undefined) pending.set(row.id, { count: 1, last: at })
+        else {
+          counted.count++
+          counted.last = at
+        }
+      }
+      return {
+        valid: true,
+        tenant_id: row.tenant_id,
+        agent_id: row.agent_id,
+        api_key_id: row.id,
+        permissions: row.permissions,
+        has_permission: true,
+        status: row.status
+      }
+    })
+
+    const checkPermission = Effect.fnUntraced(function*(apiKey: string, permission: string) {
+      const { row } = yield* check(apiKey)
+      return {
+        has_permission: row.permissions.includes(permission),
+        permission,
+        all_permissions: row.permissions,
+        tenant_id: row.tenant_id,
+        agent_id: row.agent_id,
+        api_key_status: row.status
+      }
+    })
+
+    const flushUsage = Effect.suspend(() => {
+      if (pending.size === 0) return Effect.void
+      const batch = [...pending.entries()]
+      pending.clear()
+      const restore = Effect.sync(() => {
+        for (const [id, used] of batch) {
+          const counted = pending.get(id)
+          if (counted === undefined) pending.set(id, used)
+          else {
+            counted.count += used.count
+            if (used.last > counted.last) counted.last = used.last
+          }
+        }
+      })
+      return transaction(
+        "record API key usage",
+        Effect.forEach(batch, ([id, used]) =>
+          sql`UPDATE api_keys SET usage_count = usage_count + ${used.count},
+            last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ${used.last} THEN ${used.last}
+            ELSE last_used_at END WHERE id = ${id}`.pipe(storage("record API key usage")), { discard: true })
+      ).pipe(Effect.onError(() => restore), Effect.uninterruptible)
+    })
+
+    yield* Effect.addFinalizer(() =>
+      flushUsage.pipe(Effect.catch((error) => Effect.logError("could not record API key usage", error)))
+    )
+    yield* flushUsage.pipe(
+      Effect.catch((error) => Effect.logWarning("could not record API key usage; will retry", error)),
+      Effect.repeat(Schedule.spaced(options.usageFlushInterval ?? 1000)),
+      Effect.forkScoped
+    )
+
+    return ApiKeyAuth.of({
+      create,
+      importKey,
+      list,
+      get,
+      update,
+      disable,
+      remove,
+      validate,
+      checkPermission,
+      flushUsage
+    })
+  })
+
+  /** Keys on the `SqlClient` the `TenantStore` uses, with their table migrated. */
+  static readonly layer = (
+    options: Options = {}
+  ): Layer.Layer<ApiKeyAuth, Database.DatabaseMigrationError, SqlClient.SqlClient | TenantStore> =>
+    Layer.effect(ApiKeyAuth, ApiKeyAuth.make(options)).pipe(Layer.provide(migrations))
+}

@@ -1,0 +1,92 @@
+/**
+ * The control plane's `SqlClient`, chosen by configuration: PostgreSQL (`@effect/sql-pg`) when
+ * `databaseUrl` (`DATABASE_URL`, `database_url`) is a `postgres://` or `postgresql://` URL, otherwise MaiKit's
+ * SQLite file in the data directory. PostgreSQL is how a deployment outgrows one machine: several stateless
+ * MaiKit replicas share one database, and since nothing about a key is cached, a revocation on one replica
+ * fails the next check on every other.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { type Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as ApiKeyAuth from "./ApiKeyAuth.ts"
+import * as Database from "./Database.ts"
+import { type DatabaseMigrationError, DatabaseOpenError } from "./DatabaseError.ts"
+import { MaikitConfig } from "./MaikitConfig.ts"
+import * as SystemCatalog from "./SystemCatalog.ts"
+import { TenantStore } from "./TenantStore.ts"
+
+export { DatabaseOpenError } from "./DatabaseError.ts"
+
+export const isPostgresUrl = (url: string): boolean => /^postgres(?:ql)?:\/\//i.test(url)
+
+/** The URL without its password, for messages. */
+export const describeUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== "") parsed.password = "***"
+    return parsed.toString()
+  } catch {
+    return "<unparsable database URL>"
+  }
+}
+
+export interface PostgresOptions {
+  /** Pool size per process. Default 10. */
+  readonly maxConnections?: number
+}
+
+/** A PostgreSQL pool; the first connection is opened (and a failure reported) while the layer builds. */
+export const layerPostgres = (
+  url: Redacted.Redacted<string>,
+  options: PostgresOptions = {}
+): Layer.Layer<SqlClient.SqlClient, DatabaseOpenError> =>
+  Layer.effectContext(
+    Effect.gen(function*() {
+      const client = yield* PgClient.make({ url, maxConnections: options.maxConnections ?? 10, applicationName: "maikit" })
+      yield* client`SELECT 1`
+      return Context.make(SqlClient.SqlClient, client)
+    }).pipe(Effect.mapError((cause) => DatabaseOpenError.of(describeUrl(Redacted.value(url)), cause)))
+  ).pipe(Layer.provide(Reactivity.layer))
+
+/** `url` when given (PostgreSQL, or a `sqlite:`/`file:` path), otherwise `<dataDir>/maikit.db`. */
+export const layerFrom = (
+  url: Option.Option<Redacted.Redacted<string>>
+): Layer.Layer<SqlClient.SqlClient, DatabaseOpenError, MaikitConfig> => {
+  if (Option.isNone(url)) return Database.layer
+  const raw = Redacted.value(url.value)
+  if (isPostgresUrl(raw)) return layerPostgres(url.value)
+  const file = /^(?:sqlite|file):(?:\/\/)?(.+)$/i.exec(raw)?.[1]
+  if (file !== undefined) return Database.layerFile(file)
+  return Layer.effect(
+    SqlClient.SqlClient,
+    Effect.fail(
+      DatabaseOpenError.of(
+        describeUrl(raw),
+        new Error("unsupported database URL: use postgres://… for PostgreSQL or sqlite:<path> for SQLite")
+      )
+    )
+  )
+}
+
+/** The database `MaikitConfig` names. */
+export const layer: Layer.Layer<SqlClient.SqlClient, DatabaseOpenError, MaikitConfig> = Layer.unwrap(
+  Effect.map(Effect.service(MaikitConfig), (config) => layerFrom(config.databaseUrl))
+)
+
+export type Services = TenantStore | ApiKeyAuth.ApiKeyAuth | SystemCatalog.SystemCatalog
+
+/**
+ * The control plane's services on `database`: the system catalog from `MAIMBOT_*` variables (or `catalog`),
+ * the tenant store and the API keys, with their migrations applied. `database` stays in the output so a host
+ * can share it.
+ */
+export const layerServices = <E, R>(
+  database: Layer.Layer<SqlClient.SqlClient, E, R>,
+  options: { readonly catalog?: SystemCatalog.Options; readonly apiKeys?: ApiKeyAuth.Options } = {}
+): Layer.Layer<Services | SqlClient.SqlClient, E | DatabaseMigrationError | Config.ConfigError, R> =>
+  ApiKeyAuth.ApiKeyAuth.layer(options.apiKeys).pipe(
+    Layer.provideMerge(TenantStore.layer),
+    Layer.provideMerge(options.catalog === undefined ? SystemCatalog.SystemCatalog.layerFromEnv : SystemCatalog.SystemCatalog.layer(options.catalog)),
+    Layer.provideMerge(database)
+  )

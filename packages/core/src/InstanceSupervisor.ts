@@ -1,0 +1,757 @@
+/**
+ * Runs the launcher's MaiBot instances: each registered instance (`InstanceRegistry`) becomes a
+ * `ComponentGroup` of `ComponentProcess`es — `main` (`python bot.py` through the instance's venv when it has
+ * one) and its services (NapCat, the adapter), each on its own PTY and process group, with its restart policy,
+ * backoff and crash-loop budget, output history under `<dataDir>/instances/<id>/<component>/`, and any number
+ * of attached terminals.
+ *
+ * - Start order follows who connects to whom: the adapter (`napcat-ada`, `nonebot-ada`, `nonebot`) connects to
+ *   MaiBot, and NapCat connects to the adapter (reverse WebSocket), so `main` starts first, then the adapter,
+ *   then `napcat`; stop runs in reverse. Any other service starts with `main`.
+ * - The registry's `status` is the aggregate of the components' states, written on every transition:
+ *   `errored` if any component gave up, else `crashed` while one backs off before a restart, else `stopping`,
+ *   `starting`, `running` (at least one running, none failing), `stopped`. A run (`recordStart` /
+ *   `recordStop`) spans from the first component coming up to the last one going down, crash restarts included.
+ * - At start-up every instance is reconciled to `stopped`: no process outlives the supervisor that ran it (its
+ *   scope stops every tree, and a PTY whose master closes hangs up its session), so a `running` row can only be
+ *   left over from a MaiKit that was killed.
+ * - An instance's processes exist from its first start or attach until it is removed or the supervisor
+ *   closes, so a terminal attached to a stopped component sees it start. When a start finds every component
+ *   down and the stored commands (or a venv that appeared since) resolve differently, the processes are
+ *   rebuilt; attached terminals then see their stream end and attach again.
+ * - `remove` deletes folders only when MaiKit created them (`owns_path`) or the caller asks for it; MaiKit's
+ *   own history folder always goes.
+ */
+import { Cause, Context, Effect, Exit, Fiber, Layer, Option, Schema, Scope, Semaphore, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as ComponentGroup from "./ComponentGroup.ts"
+import * as ComponentProcess from "./ComponentProcess.ts"
+import * as InstanceRegistry from "./InstanceRegistry.ts"
+import type { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
+import {
+  ComponentNotFound,
+  InstanceRequestInvalid,
+  InstanceRuntimeError,
+  InstanceStartFailed
+} from "./InstanceSupervisorError.ts"
+import { MaikitConfig } from "./MaikitConfig.ts"
+import type * as OutputHistory from "./OutputHistory.ts"
+import * as ProcessTree from "./ProcessTree.ts"
+import type { ComponentNotRunning, HistoryError, SubscriberOverflow } from "./SupervisorError.ts"
+import * as VenvCommand from "./VenvCommand.ts"
+
+export { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
+export {
+  ComponentNotFound,
+  InstanceRequestInvalid,
+  InstanceRuntimeError,
+  InstanceStartFailed
+} from "./InstanceSupervisorError.ts"
+
+/** A registered component with the live state of its process (`stopped` when it has none). */
+export const ComponentView = Schema.Struct({
+  ...InstanceRegistry.Component.fields,
+  state: ComponentProcess.ComponentState
+})
+export type ComponentView = typeof ComponentView.Type
+
+export const InstanceView = Schema.Struct({
+  ...InstanceRegistry.Instance.fields,
+  components: Schema.Array(ComponentView)
+})
+export type InstanceView = typeof InstanceView.Type
+
+/** `/instances/stats`: all instances, and those exactly `running` / `stopped`. */
+export const InstanceCounts = Schema.Struct({
+  total: Schema.Int,
+  running: Schema.Int,
+  stopped: Schema.Int
+})
+export type InstanceCounts = typeof InstanceCounts.Type
+
+/** A service of an instance being registered (the original's `ServiceInstallConfig`). */
+export interface ServiceRequest {
+  readonly name: string
+  readonly path: string
+  readonly port: number
+  /** Command line, e.g. `python main.py`. */
+  readonly command: string
+}
+
+/** Registering an existing MaiBot folder (the original's `/instances/add`). */
+export interface AddRequest {
+  readonly name: string
+  readonly version: string
+  readonly installPath: string
+  readonly port: number
+  readonly host?: string | undefined
+  readonly token?: string | undefined
+  /** With `adapterPath`: "separate-path mode", where the instance lives in `maibotPath`, which needs a `bot.py`. */
+  readonly maibotPath?: string | null | undefined
+  readonly adapterPath?: string | null | undefined
+  readonly services: ReadonlyArray<ServiceRequest>
+  /** For every component. Default `on-failure`. */
+  readonly restartPolicy?: ComponentProcess.RestartPolicy | undefined
+}
+
+export interface StartOutcome {
+  readonly instance: InstanceRegistry.Instance
+  /** The component started, for a single-component start. */
+  readonly component: string | undefined
+  /** `running` once everything started is; `starting` if `startWaitMs` passed first (the start goes on). */
+  readonly state: "running" | "starting"
+}
+
+export interface RemoveOptions {
+  /** Delete the instance's folders even though MaiKit did not create them. */
+  readonly deleteFiles?: boolean | undefined
+}
+
+export interface RemoveResult {
+  readonly instance: InstanceRegistry.Instance
+  readonly deleted: ReadonlyArray<string>
+  readonly failed: ReadonlyArray<{ readonly path: string; readonly message: string }>
+  /** Folders left alone because MaiKit did not create them and deletion was not asked for. */
+  readonly kept: ReadonlyArray<string>
+}
+
+/** A live terminal on one component: what it printed lately, then everything it does from now on. */
+export interface Terminal {
+  readonly instanceId: string
+  /** The component's name (an alias such as `nonebot` resolved). */
+  readonly component: string
+  readonly backlog: ReadonlyArray<OutputHistory.OutputRecord>
+  readonly status: ComponentProcess.ComponentStatus
+  /** Ends when the instance's processes are removed, rebuilt or shut down; fails when the reader falls behind. */
+  readonly events: Stream.Stream<ComponentProcess.ComponentEvent, SubscriberOverflow>
+  readonly currentStatus: Effect.Effect<ComponentProcess.ComponentStatus>
+  readonly write: (data: string | Uint8Array) => Effect.Effect<void, ComponentNotRunning>
+  readonly resize: (cols: number, rows: number) => Effect.Effect<void>
+  readonly history: (range: OutputHistory.TimeRange) => Effect.Effect<ReadonlyArray<OutputHistory.OutputRecord>, HistoryError>
+}
+
+export interface Options {
+  /**
+   * Reconcile the registry at start-up (default true). Off for a short-lived supervisor (a CLI command) next to a
+   * server that owns the running instances of the same database.
+   */
+  readonly reconcile?: boolean | undefined
+  /** Where history goes. Default `<dataDir>/instances`. */
+  readonly historyRoot?: string | undefined
+  /** Ctrl+C to kill, per component. Default 3 s, so an instance of three waves stops within a client's 10 s. */
+  readonly stopGraceMs?: number | undefined
+  /** Alive this long counts as running. Default 1 s. */
+  readonly startSeconds?: number | undefined
+  /** How long a component may take to reach running during a start. Default 60 s. */
+  readonly readyTimeoutMs?: number | undefined
+  /** How long `start` waits before answering `starting` and letting the start go on. Default 8 s. */
+  readonly startWaitMs?: number | undefined
+  readonly backoff?: Partial<ComponentProcess.BackoffOptions> | undefined
+  readonly crashLoop?: Partial<ComponentProcess.CrashLoopOptions> | undefined
+  readonly history?: {
+    readonly maxFileBytes?: number | undefined
+    readonly maxFiles?: number | undefined
+    readonly ringBytes?: number | undefined
+  } | undefined
+  /** Events an attached terminal may have queued before it is dropped. Default 1024. */
+  readonly subscriberCapacity?: number | undefined
+  readonly treeScanMs?: number | undefined
+}
+
+export const defaults = {
+  stopGraceMs: 3_000,
+  startSeconds: 1,
+  readyTimeoutMs: 60_000,
+  startWaitMs: 8_000
+} as const
+
+const aliases: Readonly<Record<string, ReadonlyArray<string>>> = {
+  nonebot: ["napcat-ada", "nonebot-ada"],
+  adapter: ["napcat-ada", "nonebot-ada", "nonebot"],
+  maibot: ["main"]
+}
+
+/** The component a terminal type or route names: itself, or what the seeds' aliases (`nonebot`) stand for. */
+export const resolveComponentName = (names: ReadonlyArray<string>, requested: string): string | undefined =>
+  names.includes(requested) ? requested : aliases[requested]?.find((name) => names.includes(name))
+
+const isAdapter = (name: string): boolean => name.endsWith("-ada") || name === "nonebot"
+
+/** Each component after the one it connects to: adapter after MaiBot, NapCat after the adapter. */
+export const dependenciesOf = (name: string, names: ReadonlyArray<string>): ReadonlyArray<string> =>
+  isAdapter(name) ? names.filter((other) => other === "main") : name === "napcat" ? names.filter(isAdapter) : []
+
+const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** The instance status for a set of component states, worst first. */
+export const aggregate = (states: ReadonlyArray<ComponentProcess.ComponentState>): InstanceRegistry.InstanceStatus => {
+  if (states.includes("errored")) return "errored"
+  if (states.includes("backing-off")) return "crashed"
+  if (states.includes("stopping")) return "stopping"
+  if (states.includes("starting")) return "starting"
+  if (states.includes("running")) return "running"
+  return "stopped"
+}
+
+const isActive = (status: InstanceRegistry.InstanceStatus): boolean =>
+  status === "starting" || status === "running" || status === "stopping" || status === "crashed"
+
+const idleStats = (name: string): ComponentProcess.ComponentStats => ({
+  name,
+  state: "stopped",
+  pid: null,
+  startCount: 0,
+  restartCount: 0,
+  totalRuntimeSeconds: 0,
+  lastStartTime: null,
+  uptimeSeconds: 0,
+  cpuPercent: null,
+  memoryBytes: null,
+  processCount: 0
+})
+
+type PathKind = "directory" | "other" | "missing"
+
+const kindOf = (path: string): PathKind => {
+  try {
+    return Fs.statSync(path).isDirectory() ? "directory" : "other"
+  } catch {
+    return "missing"
+  }
+}
+
+const nonEmpty = (value: string | null | undefined): value is string => value !== undefined && value !== null && value !== ""
+
+const isInside = (child: string, parent: string): boolean => {
+  const relative = Path.relative(parent, child)
+  return relative === "" || (!relative.startsWith("..") && !Path.isAbsolute(relative))
+}
+
+interface Resolved {
+  readonly component: InstanceRegistry.Component
+  readonly file: string
+  readonly args: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string>>
+  readonly dependsOn: ReadonlyArray<string>
+}
+
+const resolveAll = (instance: InstanceRegistry.Instance) =>
+  Effect.forEach(instance.components, (component) =>
+    VenvCommand.resolve(component.command, component.path).pipe(
+      Effect.map((resolved): Resolved => ({
+        component,
+        file: resolved.file,
+        args: resolved.args,
+        env: { ...resolved.env, ...component.env },
+        dependsOn: dependenciesOf(component.name, instance.components.map((other) => other.name))
+      })),
+      Effect.mapError((error) =>
+        new InstanceRuntimeError({
+          instanceId: instance.id,
+          message: `组件 ${component.name} 的启动命令无效: ${error.message}`
+        })
+      )
+    ))
+
+/** What decides whether an instance's processes must be rebuilt. */
+const fingerprintOf = (resolved: ReadonlyArray<Resolved>): string =>
+  JSON.stringify(resolved.map((entry) => [
+    entry.component.name,
+    entry.component.path,
+    entry.component.restart_policy,
+    entry.file,
+    entry.args,
+    entry.env,
+    entry.dependsOn
+  ]))
+
+const startFailed = (instance: InstanceRegistry.Instance, message: string) =>
+  new InstanceStartFailed({ instanceId: instance.id, name: instance.name, message })
+
+const invalid = (field: string, message: string) => Effect.fail(new InstanceRequestInvalid({ field, message }))
+
+interface Runtime {
+  readonly id: string
+  readonly scope: Scope.Closeable
+  readonly fingerprint: string
+  readonly components: ReadonlyArray<ComponentProcess.ComponentProcess>
+  readonly byName: ReadonlyMap<string, ComponentProcess.ComponentProcess>
+  readonly group: ComponentGroup.ComponentGroup
+  readonly syncLock: Semaphore.Semaphore
+  persisted: InstanceRegistry.InstanceStatus
+  starting: Fiber.Fiber<void, ComponentProcess.ComponentSpawnError | ComponentGroup.DependencyError> | undefined
+}
+
+export class InstanceSupervisor extends Context.Service<InstanceSupervisor, {
+  /** Every instance with its components' live states. */
+  readonly list: Effect.Effect<ReadonlyArray<InstanceView>, InstanceRegistryError>
+  readonly get: (id: string) => Effect.Effect<InstanceView, InstanceNotFound | InstanceRegistryError>
+  readonly counts: Effect.Effect<InstanceCounts, InstanceRegistryError>
+  /** Registers an existing folder, checking its paths as the original did; MaiKit does not own it. */
+  readonly add: (request: AddRequest) => Effect.Effect<InstanceRegistry.Instance, InstanceRequestInvalid | InstanceRegistryError>
+  /** Starts every component in dependency order; waits up to `startWaitMs` for them to be running. */
+  readonly start: (
+    id: string
+  ) => Effect.Effect<StartOutcome, InstanceNotFound | InstanceStartFailed | InstanceRuntimeError | InstanceRegistryError>
+  /** Starts one component (or an alias such as `nonebot`), without its dependencies. */
+  readonly startComponent: (
+    id: string,
+    component: string
+  ) => Effect.Effect<
+    StartOutcome,
+    InstanceNotFound | ComponentNotFound | InstanceStartFailed | InstanceRuntimeError | InstanceRegistryError
+  >
+  /** Stops every component in reverse order and waits until every process of every tree is gone. */
+  readonly stop: (id: string) => Effect.Effect<InstanceRegistry.Instance, InstanceNotFound | InstanceRegistryError>
+  readonly restart: (
+    id: string
+  ) => Effect.Effect<StartOutcome, InstanceNotFound | InstanceStartFailed | InstanceRuntimeError | InstanceRegistryError>
+  /** Stops the instance, unregisters it and deletes its history; its folders only when owned or asked for. */
+  readonly remove: (
+    id: string,
+    options?: RemoveOptions
+  ) => Effect.Effect<RemoveResult, InstanceNotFound | InstanceRegistryError>
+  /** Per-component process statistics (PID, uptime, CPU, memory, starts); zeros for components not running. */
+  readonly componentStats: (
+    id: string
+  ) => Effect.Effect<ReadonlyArray<ComponentProcess.ComponentStats>, InstanceNotFound | InstanceRegistryError>
+  /** Attaches to a component's terminal for the scope's lifetime; the component need not be running. */
+  readonly attach: (
+    id: string,
+    component: string,
+    options?: { readonly capacity?: number | undefined }
+  ) => Effect.Effect<
+    Terminal,
+    InstanceNotFound | ComponentNotFound | InstanceRuntimeError | InstanceRegistryError,
+    Scope.Scope
+  >
+}>()("@maikit/core/InstanceSupervisor") {
+  /** Needs the registry and the configuration (for `dataDir`); the process table is the platform's. */
+  static readonly layer = (
+    options: Options = {}
+  ): Layer.Layer<InstanceSupervisor, InstanceRegistryError, InstanceRegistry.InstanceRegistry | MaikitConfig> =>
+    Layer.effect(InstanceSupervisor, make(options)).pipe(Layer.provide(ProcessTree.ProcessTree.layer))
+}
+
+/** Builds the supervisor in the current scope, reconciling the registry first; closing the scope stops everything. */
+export const make = Effect.fnUntraced(function*(options: Options = {}) {
+  const registry = yield* InstanceRegistry.InstanceRegistry
+  const config = yield* MaikitConfig
+  const tree = yield* ProcessTree.ProcessTree
+  const scope = yield* Effect.scope
+  const historyRoot = Path.resolve(options.historyRoot ?? Path.join(config.dataDir, "instances"))
+  const startWaitMs = options.startWaitMs ?? defaults.startWaitMs
+  const runtimes = new Map<string, Runtime>()
+  const locks = new Map<string, Semaphore.Semaphore>()
+
+  const reconciled = options.reconcile === false ? [] : yield* registry.reconcile
+  if (reconciled.length > 0) {
+    yield* Effect.logWarning(`${reconciled.length} instance(s) were left active by a previous run; now stopped`)
+  }
+
+  const withLock = (id: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    let lock = locks.get(id)
+    if (lock === undefined) {
+      lock = Semaphore.makeUnsafe(1)
+      locks.set(id, lock)
+    }
+    return lock.withPermit(effect)
+  }
+
+  const sync = (runtime: Runtime) =>
+    runtime.syncLock.withPermit(Effect.gen(function*() {
+      const statuses = yield* Effect.forEach(runtime.components, (component) => component.status)
+      const next = aggregate(statuses.map((status) => status.state))
+      const previous = runtime.persisted
+      if (next === previous) return
+      if (isActive(next) && !isActive(previous)) yield* registry.recordStart(runtime.id)
+      if (!isActive(next) && isActive(previous)) yield* registry.recordStop(runtime.id)
+      yield* registry.setStatus(runtime.id, next)
+      runtime.persisted = next
+    })).pipe(
+      Effect.catch((error) =>
+        Effect.logWarning(`cannot record the status of instance ${runtime.id}: ${error._tag}`).pipe(
+          Effect.annotateLogs({ instance: runtime.id })
+        )
+      )
+    )
+
+  const watch = (runtime: Runtime, component: ComponentProcess.ComponentProcess) =>
+    Effect.gen(function*() {
+      let last = yield* component.status
+      while (true) {
+        const seen = last
+        last = yield* component.awaitStatus((status) => status !== seen)
+        yield* sync(runtime)
+      }
+    })
+
+  const build = (instance: InstanceRegistry.Instance, resolved: ReadonlyArray<Resolved>) =>
+    Effect.gen(function*() {
+      const runtimeScope = yield* Scope.fork(scope, "sequential")
+      const made = yield* Effect.forEach(resolved, (entry) =>
+        ComponentProcess.make({
+          name: entry.component.name,
+          file: entry.file,
+          args: entry.args,
+          cwd: entry.component.path,
+          env: entry.env,
+          restart: entry.component.restart_policy,
+          backoff: options.backoff,
+          crashLoop: options.crashLoop,
+          startSeconds: options.startSeconds ?? defaults.startSeconds,
+          stopGraceMs: options.stopGraceMs ?? defaults.stopGraceMs,
+          subscriberCapacity: options.subscriberCapacity,
+          treeScanMs: options.treeScanMs,
+          history: {
+            directory: Path.join(historyRoot, instance.id, encodeURIComponent(entry.component.name)),
+            maxFileBytes: options.history?.maxFileBytes,
+            maxFiles: options.history?.maxFiles,
+            ringBytes: options.history?.ringBytes
+          }
+        }).pipe(Effect.map((component) => ({ component, dependsOn: entry.dependsOn }))))
+        .pipe(
+          Scope.provide(runtimeScope),
+          Effect.provideService(ProcessTree.ProcessTree, tree),
+          Effect.flatMap((members) =>
+            Effect.map(
+              ComponentGroup.make(members, { readyTimeoutMs: options.readyTimeoutMs ?? defaults.readyTimeoutMs }),
+              (group) => ({ group, components: members.map((member) => member.component) })
+            )
+          ),
+          Effect.mapError((error) => new InstanceRuntimeError({ instanceId: instance.id, message: error.message })),
+          Effect.onError(() => Scope.close(runtimeScope, Exit.void))
+        )
+      const runtime: Runtime = {
+        id: instance.id,
+        scope: runtimeScope,
+        fingerprint: fingerprintOf(resolved),
+        components: made.components,
+        byName: new Map(made.components.map((component) => [component.name, component])),
+        group: made.group,
+        syncLock: Semaphore.makeUnsafe(1),
+        persisted: instance.status,
+        starting: undefined
+      }
+      for (const component of runtime.components) yield* Effect.forkIn(watch(runtime, component), runtimeScope)
+      runtimes.set(instance.id, runtime)
+      return runtime
+    })
+
+  const close = (runtime: Runtime) =>
+    Effect.gen(function*() {
+      runtimes.delete(runtime.id)
+      yield* Scope.close(runtime.scope, Exit.void)
+    })
+
+  const isIdle = (runtime: Runtime) =>
+    Effect.map(
+      Effect.forEach(runtime.components, (component) => component.status),
+      (statuses) => statuses.every((status) => status.state === "stopped" || status.state === "errored")
+    )
+
+  /** The instance's processes, built on first use; `refresh` rebuilds idle ones whose commands changed. */
+  const ensure = (instance: InstanceRegistry.Instance, refresh: boolean) =>
+    Effect.gen(function*() {
+      const existing = runtimes.get(instance.id)
+      if (existing !== undefined && !refresh) return existing
+      const resolved = yield* resolveAll(instance)
+      if (existing !== undefined) {
+        if (existing.fingerprint === fingerprintOf(resolved) || !(yield* isIdle(existing))) return existing
+        yield* close(existing)
+      }
+      return yield* build(instance, resolved)
+    })
+
+  const stopRuntime = (runtime: Runtime) =>
+    Effect.gen(function*() {
+      const starting = runtime.starting
+      runtime.starting = undefined
+      if (starting !== undefined) yield* Fiber.interrupt(starting)
+      yield* runtime.group.stop
+      yield* sync(runtime)
+    })
+
+  const startUnlocked = (instance: InstanceRegistry.Instance) =>
+    Effect.gen(function*() {
+      const runtime = yield* ensure(instance, true)
+      const previous = runtime.starting
+      if (previous !== undefined) yield* Fiber.interrupt(previous)
+      const fiber = yield* Effect.forkIn(runtime.group.start, runtime.scope)
+      runtime.starting = fiber
+      const exit = yield* Effect.timeoutOption(Fiber.await(fiber), startWaitMs)
+      yield* sync(runtime)
+      const current = yield* registry.get(instance.id)
+      if (Option.isNone(exit)) return { instance: current, component: undefined, state: "starting" } satisfies StartOutcome
+      if (Exit.isSuccess(exit.value)) return { instance: current, component: undefined, state: "running" } satisfies StartOutcome
+      const reason = Option.match(Cause.findErrorOption(exit.value.cause), {
+        onNone: () => "启动被中断",
+        onSome: (error) => error.message
+      })
+      return yield* startFailed(instance, reason)
+    })
+
+  const start = (id: string) => withLock(id)(Effect.flatMap(registry.get(id), startUnlocked))
+
+  const startComponent = (id: string, requested: string) =>
+    withLock(id)(Effect.gen(function*() {
+      const instance = yield* registry.get(id)
+      const name = resolveComponentName(instance.components.map((component) => component.name), requested)
+      const runtime = yield* ensure(instance, true)
+      const component = name === undefined ? undefined : runtime.byName.get(name)
+      if (component === undefined) {
+        return yield* new ComponentNotFound({
+          instanceId: id,
+          component: requested,
+          message: `实例 ${instance.name} 没有 ${requested} 服务`
+        })
+      }
+      yield* Effect.mapError(component.start, (error) => startFailed(instance, error.message))
+      const settled = yield* Effect.timeoutOption(
+        component.awaitStatus((status) =>
+          status.state === "running" || status.state === "errored" || status.state === "stopped"
+        ),
+        startWaitMs
+      )
+      yield* sync(runtime)
+      const current = yield* registry.get(id)
+      if (Option.isNone(settled)) return { instance: current, component: component.name, state: "starting" } satisfies StartOutcome
+      if (settled.value.state !== "running") {
+        const reason = settled.value.message === null ? "" : `: ${settled.value.message}`
+        return yield* startFailed(instance, `${component.name} did not start (${settled.value.state}${reason})`)
+      }
+      return { instance: current, component: component.name, state: "running" } satisfies StartOutcome
+    }))
+
+  const stop = (id: string) =>
+    withLock(id)(Effect.gen(function*() {
+      yield* registry.get(id)
+      const runtime = runtimes.get(id)
+      if (runtime !== undefined) yield* stopRuntime(runtime)
+      return yield* registry.get(id)
+    }))
+
+  const restart = (id: string) =>
+    withLock(id)(Effect.gen(function*() {
+      const instance = yield* registry.get(id)
+      const runtime = runtimes.get(id)
+      if (runtime !== undefined) yield* stopRuntime(runtime)
+      return yield* startUnlocked(yield* registry.get(instance.id))
+    }))
+
+  /** Folders to delete, outermost first, never a filesystem root, the home folder or anything holding MaiKit's data. */
+  const deletionPlan = (instance: InstanceRegistry.Instance) => {
+    const candidates = [...new Set([instance.path, ...instance.components.map((component) => component.path)])]
+      .map((path) => Path.resolve(path))
+      .toSorted((a, b) => a.length - b.length)
+    const protectedPaths = [Path.resolve(config.dataDir), historyRoot, process.cwd()]
+    const plan: Array<{ readonly path: string; readonly refusal: string | undefined }> = []
+    for (const path of candidates) {
+      if (plan.some((entry) => isInside(path, entry.path))) continue
+      if (kindOf(path) !== "directory") continue
+      const refusal = path === Path.parse(path).root || path === Os.homedir()
+        ? "拒绝删除根目录或主目录"
+        : protectedPaths.some((kept) => isInside(kept, path))
+        ? "拒绝删除包含 MaiKit 数据或工作目录的文件夹"
+        : undefined
+      plan.push({ path, refusal })
+    }
+    return plan
+  }
+
+  const remove = (id: string, removeOptions: RemoveOptions = {}) =>
+    withLock(id)(Effect.gen(function*() {
+      const instance = yield* registry.get(id)
+      const runtime = runtimes.get(id)
+      if (runtime !== undefined) {
+        yield* stopRuntime(runtime)
+        yield* close(runtime)
+      }
+      yield* registry.remove(id)
+      locks.delete(id)
+      yield* Effect.sync(() => Fs.rmSync(Path.join(historyRoot, id), { recursive: true, force: true })).pipe(
+        Effect.catchDefect((cause) => Effect.logWarning(`cannot delete the history of ${id}: ${String(cause)}`))
+      )
+      const plan = deletionPlan(instance)
+      if (!(instance.owns_path || removeOptions.deleteFiles === true)) {
+        return { instance, deleted: [], failed: [], kept: plan.map((entry) => entry.path) } satisfies RemoveResult
+      }
+      const deleted: Array<string> = []
+      const failed: Array<{ readonly path: string; readonly message: string }> = []
+      for (const entry of plan) {
+        if (entry.refusal !== undefined) {
+          failed.push({ path: entry.path, message: entry.refusal })
+          continue
+        }
+        const error = yield* Effect.sync(() => {
+          try {
+            Fs.rmSync(entry.path, { recursive: true, force: true })
+            return undefined
+          } catch (cause) {
+            return String(cause)
+          }
+        })
+        if (error === undefined) deleted.push(entry.path)
+        else failed.push({ path: entry.path, message: error })
+      }
+      return { instance, deleted, failed, kept: [] } satisfies RemoveResult
+    }))
+
+  const view = (instance: InstanceRegistry.Instance) =>
+    Effect.gen(function*() {
+      const runtime = runtimes.get(instance.id)
+      const components = yield* Effect.forEach(instance.components, (component) => {
+        const process = runtime?.byName.get(component.name)
+        return process === undefined
+          ? Effect.succeed({ ...component, state: "stopped" as const })
+          : Effect.map(process.status, (status) => ({ ...component, state: status.state }))
+      })
+      return { ...instance, components } satisfies InstanceView
+    })
+
+  const counts = Effect.map(registry.list, (instances): InstanceCounts => ({
+    total: instances.length,
+    running: instances.filter((instance) => instance.status === "running").length,
+    stopped: instances.filter((instance) => instance.status === "stopped").length
+  }))
+
+  const componentStats = (id: string) =>
+    Effect.gen(function*() {
+      const instance = yield* registry.get(id)
+      const runtime = runtimes.get(id)
+      return yield* Effect.forEach(instance.components, (component) => {
+        const process = runtime?.byName.get(component.name)
+        return process === undefined ? Effect.succeed(idleStats(component.name)) : process.stats
+      })
+    })
+
+  const attach = (id: string, requested: string, attachOptions: { readonly capacity?: number | undefined } = {}) =>
+    Effect.gen(function*() {
+      const found = yield* withLock(id)(Effect.gen(function*() {
+        const instance = yield* registry.get(id)
+        const name = resolveComponentName(instance.components.map((component) => component.name), requested)
+        const runtime = yield* ensure(instance, false)
+        const component = name === undefined ? undefined : runtime.byName.get(name)
+        if (component === undefined) {
+          return yield* new ComponentNotFound({
+            instanceId: id,
+            component: requested,
+            message: `实例 '${id}' 没有 '${requested}' 终端`
+          })
+        }
+        return component
+      }))
+      const subscription = yield* found.subscribe({ capacity: attachOptions.capacity })
+      return {
+        instanceId: id,
+        component: found.name,
+        backlog: subscription.backlog,
+        status: subscription.status,
+        events: subscription.events,
+        currentStatus: found.status,
+        write: found.write,
+        resize: found.resize,
+        history: found.history.query
+      } satisfies Terminal
+    })
+
+  const add = Effect.fnUntraced(function*(request: AddRequest) {
+    const name = request.name.trim()
+    if (name === "") return yield* invalid("instance_name", "实例名称不能为空")
+    if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
+      return yield* invalid("port", `端口无效: ${request.port}（应为 1–65535 的整数）`)
+    }
+    const checkDirectory = (field: string, path: string, missing: string, notDirectory: string) => {
+      const kind = kindOf(path)
+      return kind === "missing"
+        ? invalid(field, `${missing}: ${path}`)
+        : kind === "other"
+        ? invalid(field, `${notDirectory}: ${path}`)
+        : Effect.void
+    }
+    let root: string
+    if (nonEmpty(request.maibotPath) && nonEmpty(request.adapterPath)) {
+      yield* checkDirectory("maibot_path", request.maibotPath, "指定的MaiBot路径不存在", "指定的MaiBot路径不是目录")
+      yield* checkDirectory("adapter_path", request.adapterPath, "指定的适配器路径不存在", "指定的适配器路径不是目录")
+      const botFile = Path.join(request.maibotPath, "bot.py")
+      if (kindOf(botFile) !== "other") return yield* invalid("maibot_path", `MaiBot路径中未找到bot.py文件: ${botFile}`)
+      root = request.maibotPath
+    } else {
+      yield* checkDirectory("install_path", request.installPath, "指定的安装路径不存在", "指定的安装路径不是目录")
+      root = request.installPath
+    }
+    const seen = new Set<string>(["main"])
+    for (const service of request.services) {
+      if (!componentName.test(service.name)) return yield* invalid("install_services", `服务名称无效: '${service.name}'`)
+      if (seen.has(service.name)) return yield* invalid("install_services", `服务名称重复或保留: ${service.name}`)
+      seen.add(service.name)
+      yield* checkDirectory(
+        "install_services",
+        service.path,
+        `服务 ${service.name} 的路径不存在`,
+        `服务 ${service.name} 的路径不是目录`
+      )
+      if (!Number.isInteger(service.port) || service.port < 1 || service.port > 65535) {
+        return yield* invalid("install_services", `服务 ${service.name} 的端口无效: ${service.port}`)
+      }
+      yield* VenvCommand.split(service.command).pipe(
+        Effect.catch((error) => invalid("install_services", `服务 ${service.name} 的启动命令无效: ${error.message}`))
+      )
+    }
+    const restartPolicy = request.restartPolicy ?? "on-failure"
+    const path = Path.resolve(root)
+    return yield* registry.add({
+      name,
+      version: request.version,
+      path,
+      host: request.host ?? "localhost",
+      port: request.port,
+      token: request.token ?? "",
+      ownsPath: false,
+      components: [
+        {
+          name: "main",
+          kind: "main",
+          path,
+          port: request.port,
+          command: "python bot.py",
+          env: {},
+          restart_policy: restartPolicy
+        },
+        ...request.services.map((service) => ({
+          name: service.name,
+          kind: "service" as const,
+          path: Path.resolve(service.path),
+          port: service.port,
+          command: service.command,
+          env: {},
+          restart_policy: restartPolicy
+        }))
+      ]
+    })
+  })
+
+  yield* Effect.addFinalizer(() =>
+    Effect.forEach(
+      [...runtimes.values()],
+      (runtime) => withLock(runtime.id)(Effect.andThen(stopRuntime(runtime), close(runtime))),
+      { concurrency: "unbounded", discard: true }
+    )
+  )
+
+  return InstanceSupervisor.of({
+    list: Effect.flatMap(registry.list, (instances) => Effect.forEach(instances, view)),
+    get: (id) => Effect.flatMap(registry.get(id), view),
+    counts,
+    add,
+    start,
+    startComponent,
+    stop,
+    restart,
+    remove,
+    componentStats,
+    attach
+  })
+})

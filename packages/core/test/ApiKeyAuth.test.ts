@@ -1,0 +1,312 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Context, DateTime, Effect, Exit, Layer, Scope } from "effect"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as Crypto from "node:crypto"
+import * as Path from "node:path"
+import * as ApiKeyAuth from "../src/ApiKeyAuth.ts"
+import * as ControlPlaneDatabase from "../src/ControlPlaneDatabase.ts"
+import * as Database from "../src/Database.ts"
+import { TenantStore } from "../src/TenantStore.ts"
+import { backendNames, suiteServices, tempDir } from "./helpers/controlPlane.ts"
+
+const originalExample = "tenant_e56afd751503_agent_f584504feb7f_823d6ea3e1a84f52_v1"
+const originalKey = `mmc_${Buffer.from(originalExample).toString("base64")}`
+
+describe("ApiKeyAuth key format", () => {
+  it("generates keys in the original's layout: mmc_ + base64 of tenant_agent_16hex_v1, 84 characters", () => {
+    const key = ApiKeyAuth.generate("tenant_0123456789ab", "agent_ba9876543210")
+    assert.lengthOf(key, 84)
+    assert.match(key, /^mmc_[A-Za-z0-9+/]+==$/)
+    const plain = Buffer.from(key.slice(4), "base64").toString()
+    assert.match(plain, /^tenant_0123456789ab_agent_ba9876543210_[0-9a-f]{16}_v1$/)
+    const randoms = new Set(Array.from({ length: 1000 }, () => ApiKeyAuth.generate("tenant_0", "agent_0")))
+    assert.strictEqual(randoms.size, 1000)
+  })
+
+  it("parses keys issued by the original, and the legacy four-part form", () => {
+    assert.lengthOf(originalKey, 84)
+    assert.deepStrictEqual(ApiKeyAuth.parseKey(originalKey), {
+      tenant_id: "tenant_e56afd751503",
+      agent_id: "agent_f584504feb7f",
+      random_hash: "823d6ea3e1a84f52",
+      version: "v1",
+      format_valid: true
+    })
+    const legacy = `mmc_${Buffer.from("t1_a1_abc_v1").toString("base64")}`
+    assert.deepStrictEqual(ApiKeyAuth.parseKey(legacy), {
+      tenant_id: "t1",
+      agent_id: "a1",
+      random_hash: "abc",
+      version: "v1",
+      format_valid: true
+    })
+  })
+
+  it("discards characters outside the base64 alphabet, as Python's b64decode does", () => {
+    const noisy = `${originalKey.slice(0, 20)}!\n${originalKey.slice(20)}`
+    assert.deepStrictEqual(ApiKeyAuth.parseKey(noisy), ApiKeyAuth.parseKey(originalKey))
+  })
+
+  it("refuses anything else", () => {
+    for (
+      const bad of [
+        "",
+        "mmc_",
+        originalKey.replace("mmc_", "mmk_"),
+        originalKey.slice(4),
+        originalKey.slice(0, -1),
+        `mmc_${Buffer.from("only_three_parts").toString("base64")}`,
+        `mmc_${Buffer.from([0xff, 0xfe, 0x5f, 0x5f, 0x5f]).toString("base64")}`,
+        `mmc_${"A".repeat(2000)}`
+      ]
+    ) {
+      assert.isUndefined(ApiKeyAuth.parseKey(bad), JSON.stringify(bad))
+    }
+  })
+
+  it("hashes with SHA-256 and keeps only a short display prefix", () => {
+    assert.strictEqual(ApiKeyAuth.hash(originalKey), Crypto.createHash("sha256").update(originalKey).digest("hex"))
+    assert.strictEqual(ApiKeyAuth.displayPrefix(originalKey), originalKey.slice(0, 20))
+    assert.strictEqual(ApiKeyAuth.displayPrefix("mmc_abcd"), "mm")
+  })
+})
+
+let counter = 0
+const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`
+
+const owner = Effect.gen(function*() {
+  const store = yield* TenantStore
+  const tenant = yield* store.createTenant({ tenant_name: unique("t"), tenant_type: "personal" })
+  const agent = yield* store.createAgent({ tenant_id: tenant.id, name: unique("a") })
+  return { tenant, agent }
+})
+
+const issue = (permissions: ReadonlyArray<string> = ["chat"]) =>
+  Effect.gen(function*() {
+    const { tenant, agent } = yield* owner
+    const auth = yield* ApiKeyAuth.ApiKeyAuth
+    const created = yield* auth.create({ tenant_id: tenant.id, agent_id: agent.id, name: unique("k"), permissions })
+    return { tenant, agent, ...created }
+  })
+
+const tagOf = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.flip(effect), (error) => error._tag)
+
+for (const backend of backendNames) {
+  layer(suiteServices(backend, { usageFlushInterval: 60_000 }), { excludeTestServices: true })(
+    `ApiKeyAuth on ${backend}`,
+    (test) => {
+      test.effect("issues a key shown once; only its hash and display prefix are stored", () =>
+        Effect.gen(function*() {
+          const { tenant, agent, key, api_key } = yield* issue()
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          assert.deepStrictEqual(ApiKeyAuth.parseKey(api_key)?.tenant_id, tenant.id)
+          assert.deepStrictEqual(ApiKeyAuth.parseKey(api_key)?.agent_id, agent.id)
+          assert.match(key.api_key_id, /^key_[0-9a-f]{12}$/)
+          assert.strictEqual(key.api_key, `${api_key.slice(0, 20)}********`)
+          assert.deepStrictEqual(key.permissions, ["chat"])
+          assert.strictEqual(key.status, "active")
+          assert.strictEqual(key.usage_count, 0)
+          const sql = yield* SqlClient.SqlClient
+          const rows = yield* sql`SELECT * FROM api_keys WHERE id = ${key.api_key_id}`
+          const stored = JSON.stringify(rows, (_key, value: unknown) => typeof value === "bigint" ? Number(value) : value)
+          assert.notInclude(stored, api_key)
+          assert.notInclude(stored, api_key.slice(20))
+          assert.include(stored, ApiKeyAuth.hash(api_key))
+          const read = yield* auth.get(key.api_key_id)
+          assert.strictEqual(read.api_key, key.api_key)
+          const listed = yield* auth.list({ tenant_id: tenant.id, page: 1, page_size: 20 })
+          assert.strictEqual(listed.items[0]?.api_key, key.api_key)
+        }))
+
+      test.effect("validates a good key and counts its use; flushes the count to the database", () =>
+        Effect.gen(function*() {
+          const { tenant, agent, key, api_key } = yield* issue(["chat", "config_read"])
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const result = yield* auth.validate({ apiKey: api_key, requiredPermission: "chat" })
+          assert.deepStrictEqual(result, {
+            valid: true,
+            tenant_id: tenant.id,
+            agent_id: agent.id,
+            api_key_id: key.api_key_id,
+            permissions: ["chat", "config_read"],
+            has_permission: true,
+            status: "active"
+          })
+          yield* auth.validate({ apiKey: api_key })
+          yield* auth.validate({ apiKey: api_key, recordUsage: false })
+          const counted = yield* auth.get(key.api_key_id)
+          assert.strictEqual(counted.usage_count, 2, "pending counts show before they are written")
+          assert.isNotNull(counted.last_used_at)
+          yield* auth.flushUsage
+          const sql = yield* SqlClient.SqlClient
+          const [row] = yield* sql<{ readonly usage_count: number | bigint }>`SELECT usage_count FROM api_keys WHERE id = ${key.api_key_id}`
+          assert.strictEqual(Number(row?.usage_count), 2)
+          assert.strictEqual((yield* auth.get(key.api_key_id)).usage_count, 2)
+        }))
+
+      test.effect("a missing permission fails validation; check-permission answers without counting", () =>
+        Effect.gen(function*() {
+          const { key, api_key } = yield* issue(["chat"])
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const denied = yield* Effect.flip(auth.validate({ apiKey: api_key, requiredPermission: "config_write" }))
+          assert.strictEqual(denied._tag, "ApiKeyPermissionDenied")
+          const check = yield* auth.checkPermission(api_key, "config_write")
+          assert.isFalse(check.has_permission)
+          assert.deepStrictEqual(check.all_permissions, ["chat"])
+          assert.strictEqual(check.api_key_status, "active")
+          assert.isTrue((yield* auth.checkPermission(api_key, "chat")).has_permission)
+          assert.strictEqual((yield* auth.get(key.api_key_id)).usage_count, 0)
+        }))
+
+      test.effect("a disabled, expired or deleted key fails the very next check", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const disabled = yield* issue()
+          yield* auth.validate({ apiKey: disabled.api_key })
+          yield* auth.disable(disabled.key.api_key_id)
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: disabled.api_key })), "ApiKeyDisabled")
+          assert.strictEqual(yield* tagOf(auth.checkPermission(disabled.api_key, "chat")), "ApiKeyDisabled")
+          yield* auth.update(disabled.key.api_key_id, { status: "active" })
+          yield* auth.validate({ apiKey: disabled.api_key })
+
+          const expiring = yield* issue()
+          yield* auth.update(expiring.key.api_key_id, {
+            expires_at: DateTime.makeUnsafe(Date.now() - 1000)
+          })
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: expiring.api_key })), "ApiKeyExpired")
+          assert.strictEqual((yield* auth.get(expiring.key.api_key_id)).status, "expired")
+          const sql = yield* SqlClient.SqlClient
+          const [row] = yield* sql<{ readonly status: string }>`SELECT status FROM api_keys WHERE id = ${expiring.key.api_key_id}`
+          assert.strictEqual(row?.status, "expired", "the original's validate marks the key expired")
+
+          const deleted = yield* issue()
+          yield* auth.remove(deleted.key.api_key_id)
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: deleted.api_key })), "ApiKeyUnknown")
+          assert.strictEqual(yield* tagOf(auth.remove(deleted.key.api_key_id)), "ApiKeyNotFound")
+        }))
+
+      test.effect("an inactive tenant or agent, or a deleted agent or tenant, makes its keys fail", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const store = yield* TenantStore
+          const first = yield* issue()
+          yield* store.updateTenant(first.tenant.id, { status: "suspended" })
+          const suspended = yield* Effect.flip(auth.validate({ apiKey: first.api_key }))
+          assert.strictEqual(suspended._tag, "ApiKeyOwnerInactive")
+          yield* store.updateTenant(first.tenant.id, { status: "active" })
+          yield* store.updateAgent(first.agent.id, { status: "archived" })
+          const archived = yield* Effect.flip(auth.validate({ apiKey: first.api_key }))
+          assert.strictEqual(archived._tag === "ApiKeyOwnerInactive" ? archived.owner : archived._tag, "agent")
+
+          const second = yield* issue()
+          yield* store.deleteAgent(second.agent.id)
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: second.api_key })), "ApiKeyUnknown")
+          assert.strictEqual(yield* tagOf(auth.get(second.key.api_key_id)), "ApiKeyNotFound", "the key went with its agent")
+
+          const third = yield* issue()
+          yield* store.deleteTenant(third.tenant.id)
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: third.api_key })), "ApiKeyUnknown")
+          assert.strictEqual(yield* tagOf(auth.get(third.key.api_key_id)), "ApiKeyNotFound")
+        }))
+
+      test.effect("forged and altered keys never validate", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const { tenant, agent, api_key } = yield* issue()
+          const other = yield* issue()
+          const plain = Buffer.from(api_key.slice(4), "base64").toString()
+          const random = plain.split("_")[4] ?? ""
+          const forgeries = [
+            "not a key",
+            api_key.replace("mmc_", "MMC_"),
+            `${api_key}x`,
+            `${api_key.slice(0, 30)}A${api_key.slice(31)}`,
+            ApiKeyAuth.generate(tenant.id, agent.id),
+            `mmc_${Buffer.from(`${other.tenant.id}_${agent.id}_${random}_v1`).toString("base64")}`,
+            `mmc_${Buffer.from(`${tenant.id}_${other.agent.id}_${random}_v1`).toString("base64")}`,
+            `mmc_${Buffer.from(`${tenant.id}_${agent.id}_${random}_v2`).toString("base64")}`
+          ]
+          for (const forged of forgeries) {
+            const exit = yield* Effect.exit(auth.validate({ apiKey: forged }))
+            assert.isTrue(Exit.isFailure(exit), forged)
+          }
+          yield* auth.validate({ apiKey: api_key })
+        }))
+
+      test.effect("refuses a key for an agent of another tenant, and a taken name; updates and lists", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const a = yield* owner
+          const b = yield* owner
+          assert.strictEqual(
+            yield* tagOf(auth.create({ tenant_id: a.tenant.id, agent_id: b.agent.id, name: "k" })),
+            "AgentNotInTenant"
+          )
+          assert.strictEqual(
+            yield* tagOf(auth.create({ tenant_id: "tenant_000000000000", agent_id: a.agent.id, name: "k" })),
+            "TenantNotFound"
+          )
+          const first = yield* auth.create({ tenant_id: a.tenant.id, agent_id: a.agent.id, name: "k1" })
+          assert.strictEqual(
+            yield* tagOf(auth.create({ tenant_id: a.tenant.id, agent_id: a.agent.id, name: "k1" })),
+            "ApiKeyNameTaken"
+          )
+          const second = yield* auth.create({ tenant_id: a.tenant.id, agent_id: a.agent.id, name: "k2" })
+          assert.strictEqual(yield* tagOf(auth.update(second.key.api_key_id, { name: "k1" })), "ApiKeyNameTaken")
+          const updated = yield* auth.update(second.key.api_key_id, {
+            description: "d",
+            permissions: ["a", "b"],
+            expires_at: DateTime.makeUnsafe(Date.UTC(2099, 0, 1))
+          })
+          assert.strictEqual(updated.expires_at, "2099-01-01T00:00:00.000000")
+          assert.deepStrictEqual(updated.permissions, ["a", "b"])
+          yield* auth.disable(first.key.api_key_id)
+          const listed = yield* auth.list({ tenant_id: a.tenant.id, page: 1, page_size: 20 })
+          assert.strictEqual(listed.total, 2)
+          assert.deepStrictEqual(listed.items.map((key) => key.name), ["k2", "k1"], "newest first")
+          const disabled = yield* auth.list({ tenant_id: a.tenant.id, status: "disabled", page: 1, page_size: 20 })
+          assert.deepStrictEqual(disabled.items.map((key) => key.name), ["k1"])
+          const paged = yield* auth.list({ tenant_id: a.tenant.id, page: 2, page_size: 1 })
+          assert.deepStrictEqual(paged.items.map((key) => key.name), ["k1"])
+        }))
+
+      test.effect("imports a key issued by the original, which then validates", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const store = yield* TenantStore
+          const tenantId = `tenant_${Crypto.randomBytes(6).toString("hex")}`
+          const agentId = `agent_${Crypto.randomBytes(6).toString("hex")}`
+          yield* store.createTenant({ tenant_name: unique("orig"), tenant_type: "personal" }, { id: tenantId })
+          yield* store.createAgent({ tenant_id: tenantId, name: unique("orig") }, { id: agentId })
+          const key = `mmc_${Buffer.from(`${tenantId}_${agentId}_${Crypto.randomBytes(8).toString("hex")}_v1`).toString("base64")}`
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: key })), "ApiKeyUnknown")
+          const imported = yield* auth.importKey({ api_key: key, name: "from-original", permissions: ["chat"] })
+          assert.strictEqual(imported.tenant_id, tenantId)
+          assert.strictEqual((yield* auth.validate({ apiKey: key, requiredPermission: "chat" })).api_key_id, imported.api_key_id)
+          assert.strictEqual(yield* tagOf(auth.importKey({ api_key: key, name: "again" })), "ApiKeyAlreadyStored")
+          assert.strictEqual(yield* tagOf(auth.importKey({ api_key: "mmc_!!", name: "bad" })), "ApiKeyMalformed")
+          assert.strictEqual(yield* tagOf(auth.importKey({ api_key: originalKey, name: "orphan" })), "TenantNotFound")
+        }))
+    }
+  )
+}
+
+describe("ApiKeyAuth usage on shutdown", () => {
+  it.live("counts still in memory are written when the layer's scope closes", () =>
+    Effect.gen(function*() {
+      const database = Database.layerFile(Path.join(tempDir("usage"), "maikit.db"))
+      const services = ControlPlaneDatabase.layerServices(database, { catalog: {}, apiKeys: { usageFlushInterval: 3_600_000 } })
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(services, scope)
+      const { key, api_key } = yield* issue().pipe(Effect.provideContext(context))
+      const auth = Context.get(context, ApiKeyAuth.ApiKeyAuth)
+      for (let i = 0; i < 25; i++) yield* auth.validate({ apiKey: api_key })
+      yield* Scope.close(scope, Exit.void)
+      const reopened = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql<{ readonly usage_count: number }>`SELECT usage_count FROM api_keys WHERE id = ${key.api_key_id}`
+      }).pipe(Effect.provide(database))
+      assert.strictEqual(reopened[0]?.usage_count, 25)
+    }))
+})

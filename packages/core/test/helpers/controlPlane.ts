@@ -1,0 +1,56 @@
+/**
+ * The control plane's services on each backend the tests run against: a fresh SQLite file, and a fresh
+ * database on the test PostgreSQL server.
+ */
+import { Effect, Layer, Redacted } from "effect"
+import type * as SqlClient from "effect/sql/SqlClient"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { afterAll } from "vitest"
+import * as ControlPlaneDatabase from "../../src/ControlPlaneDatabase.ts"
+import * as Database from "../../src/Database.ts"
+import { freshDatabase, TestPostgres } from "./postgres.ts"
+
+export type BackendName = "sqlite" | "postgresql"
+
+export const backendNames: ReadonlyArray<BackendName> = ["sqlite", "postgresql"]
+
+const created: Array<string> = []
+afterAll(() => {
+  for (const directory of created.splice(0)) Fs.rmSync(directory, { recursive: true, force: true })
+})
+
+/** A temp dir removed after the test file's last test. */
+export const tempDir = (prefix: string): string => {
+  const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), `maikit-${prefix}-`))
+  created.push(directory)
+  return directory
+}
+
+/** A new SQLite file of its own. */
+export const sqliteDatabase = () =>
+  Layer.unwrap(Effect.sync(() => Database.layerFile(Path.join(tempDir("control-plane"), "maikit.db"))))
+
+/** A new PostgreSQL database on the test server, dropped with the scope. */
+export const postgresDatabase = () =>
+  Layer.unwrap(Effect.map(freshDatabase, (url) => ControlPlaneDatabase.layerPostgres(Redacted.make(url))))
+
+export interface ServiceOptions {
+  readonly usageFlushInterval?: number
+}
+
+const onDatabase = <E, R>(database: Layer.Layer<SqlClient.SqlClient, E, R>, options: ServiceOptions) =>
+  ControlPlaneDatabase.layerServices(database, { catalog: {}, apiKeys: options })
+
+/**
+ * TenantStore, ApiKeyAuth and the static system catalog on a fresh database of `backend`, with nothing left
+ * to provide: the PostgreSQL suite starts (or reuses, from `.ci/run`) its server; the SQLite suite never
+ * touches one.
+ */
+export const suiteServices = (backend: BackendName, options: ServiceOptions = {}) =>
+  backend === "sqlite"
+    ? onDatabase(sqliteDatabase(), options)
+    : onDatabase(postgresDatabase(), options).pipe(Layer.provide(TestPostgres.layer))
+
+export { TestPostgres }

@@ -1,0 +1,202 @@
+/**
+ * The ready AI status-light relay (seed 004): the status-relay HTTP family with its SSE stream on one port,
+ * the configs in a SQLite file, MQTT links, BLE lights, optional HTTPS with a self-signed certificate made on
+ * first use, an optional in-process MQTT broker, and logs to the console and `monitor.log`, rotated daily to
+ * `monitor.log.YYYY-MM-DD`. `maikit light serve` runs this layer.
+ *
+ * Deliberate differences from seed 004: `--addr :8045` listens on 127.0.0.1 (MaiKit binds loopback unless a
+ * host is named; any other host needs an access token), and the default port is 8045, the seed's base URL,
+ * where its flag table says 8080.
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { HttpRouter } from "effect/http"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Path from "node:path"
+import {
+  BleLink,
+  BleTransport,
+  Database,
+  Logging,
+  MaikitConfig,
+  MqttLink,
+  RelayConfigStore,
+  StatusBus
+} from "@maikit/core"
+import { MaikitServer, StatusRelay } from "@maikit/http-adapter"
+import * as EmbeddedBroker from "./EmbeddedBroker.ts"
+import { AddressInvalid } from "./LightRelayError.ts"
+import * as SelfSignedTls from "./SelfSignedTls.ts"
+
+export { AddressInvalid } from "./LightRelayError.ts"
+
+export const LogLevel = ["debug", "info", "warn", "error"] as const
+export type LogLevel = (typeof LogLevel)[number]
+
+/** Seed 004's flag defaults (the port excepted, see above). */
+export const defaults = {
+  addr: ":8045",
+  db: "./data/config.db",
+  tlsCert: "./data/tls/cert.pem",
+  tlsKey: "./data/tls/key.pem",
+  logFile: "./logs",
+  logLevel: "info",
+  logFileName: "monitor.log"
+} as const
+
+export const defaultPort = 8045
+
+export interface Options {
+  readonly addr?: string | undefined
+  readonly db?: string | undefined
+  readonly tls?: boolean | undefined
+  readonly tlsCert?: string | undefined
+  readonly tlsKey?: string | undefined
+  /** A directory (the log is `<dir>/monitor.log`) or a file path ending in `.log`. */
+  readonly logFile?: string | undefined
+  readonly logLevel?: LogLevel | undefined
+  /** `host:port` for the in-process MQTT broker; the relay publishes to it on `opencode/status`. */
+  readonly embeddedBroker?: string | undefined
+  readonly accessToken?: string | undefined
+  /** `false` skips the BLE driver entirely. Default true. */
+  readonly ble?: boolean | undefined
+  /** Minutes a silent session is kept. Default 20. */
+  readonly sessionTtlMinutes?: number | undefined
+  /** Base for relative paths. Default: the process's working directory. */
+  readonly cwd?: string | undefined
+  readonly console?: boolean | undefined
+}
+
+export interface Address {
+  readonly host: string
+  readonly port: number
+}
+
+/** `:8045`, `8045`, `0.0.0.0:8045`, `localhost:8045`, `[::1]:8045`. An empty host means 127.0.0.1. */
+export const parseAddress = (addr: string): Effect.Effect<Address, AddressInvalid> => {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]*))?:?(\d{1,5})$/.exec(addr.trim())
+  const port = match === null ? Number.NaN : Number(match[3])
+  if (match === null || !Number.isInteger(port) || port > 65535) {
+    return Effect.fail(
+      new AddressInvalid({ address: addr, message: `invalid address "${addr}": expected [host]:port, e.g. :8045 or 0.0.0.0:8045` })
+    )
+  }
+  const host = match[1] ?? match[2] ?? ""
+  return Effect.succeed({ host: host === "" ? MaikitConfig.defaultHost : host, port })
+}
+
+/** Where logs go: a directory gets `monitor.log`; a path ending in `.log` names the file itself. */
+export const logTarget = (logFile: string, cwd: string) => {
+  const resolved = Path.resolve(cwd, logFile)
+  const isFile = resolved.endsWith(".log") || (Fs.existsSync(resolved) && Fs.statSync(resolved).isFile())
+  return isFile
+    ? { directory: Path.dirname(resolved), fileName: Path.basename(resolved) }
+    : { directory: resolved, fileName: defaults.logFileName }
+}
+
+/** The relay's services (bus, configs, MQTT and BLE links) on a host's `SqlClient`. */
+export const relayServices = (options: {
+  readonly ble: boolean
+  readonly builtIn?: ReadonlyArray<MqttLink.BuiltInLink> | undefined
+  readonly sessionTtlMinutes?: number | undefined
+}) => {
+  const base = Layer.mergeAll(
+    StatusBus.StatusBus.layer({
+      sessionTtl: options.sessionTtlMinutes === undefined ? undefined : Duration.minutes(options.sessionTtlMinutes)
+    }),
+    RelayConfigStore.RelayConfigStore.layer()
+  )
+  const transport = options.ble ? BleTransport.BleTransport.layerNoble : BleTransport.BleTransport.layerUnsupported()
+  const links = Layer.mergeAll(
+    MqttLink.MqttLink.layer({ builtIn: options.builtIn }),
+    BleLink.BleLink.layer().pipe(Layer.provide(transport))
+  )
+  return Layer.provideMerge(links, base)
+}
+
+/** The relay's services on its own database file. */
+export const services = (options: {
+  readonly db: string
+  readonly ble: boolean
+  readonly builtIn: ReadonlyArray<MqttLink.BuiltInLink>
+  readonly sessionTtlMinutes?: number | undefined
+}) => relayServices(options).pipe(Layer.provide(Database.layerFile(options.db)))
+
+/** The embedded broker's address when `--embedded-broker` is on. */
+export class EmbeddedBrokerAddress extends Context.Service<EmbeddedBrokerAddress, Option.Option<EmbeddedBroker.Broker>>()(
+  "@maikit/light-relay/EmbeddedBrokerAddress"
+) {}
+
+const brokerLink = (url: string): MqttLink.BuiltInLink => ({ broker: url })
+
+/**
+ * The relay: listening, publishing and logging until the layer's scope closes. The output keeps the
+ * `HttpServer` (to read the bound port) and the relay's services.
+ */
+export const layer = (options: Options = {}) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const cwd = options.cwd ?? process.cwd()
+    const resolve = (path: string) => Path.resolve(cwd, path)
+    const address = yield* parseAddress(options.addr ?? defaults.addr)
+    const token = options.accessToken === undefined ? Option.none() : Option.some(Redacted.make(options.accessToken))
+    yield* MaikitConfig.requireTokenBeyondLoopback({ host: address.host, accessToken: token })
+    const tls = options.tls === true
+      ? Option.some(yield* SelfSignedTls.ensure(resolve(options.tlsCert ?? defaults.tlsCert), resolve(options.tlsKey ?? defaults.tlsKey)))
+      : Option.none()
+    const db = resolve(options.db ?? defaults.db)
+    const log = logTarget(options.logFile ?? defaults.logFile, cwd)
+
+    const embedded = options.embeddedBroker === undefined
+      ? Layer.succeed(EmbeddedBrokerAddress, Option.none())
+      : Layer.effect(
+        EmbeddedBrokerAddress,
+        Effect.flatMap(parseAddress(options.embeddedBroker), (at) => Effect.map(EmbeddedBroker.make(at.host, at.port), Option.some))
+      )
+
+    const relay = Layer.unwrap(Effect.map(Effect.service(EmbeddedBrokerAddress), (broker) =>
+      services({
+        db,
+        ble: options.ble ?? true,
+        builtIn: Option.match(broker, { onNone: () => [], onSome: (b) => [brokerLink(b.url)] }),
+        sessionTtlMinutes: options.sessionTtlMinutes
+      })))
+
+    const server = HttpRouter.serve(
+      MaikitServer.routes({
+        families: [StatusRelay.family],
+        maxBodyBytes: 64 * 1024,
+        accessToken: token,
+        title: "MaiKit light relay"
+      }),
+      { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: true } }
+    ).pipe(
+      Layer.provideMerge(
+        NodeHttpServer.layer(
+          () => Option.match(tls, { onNone: () => Http.createServer(), onSome: (pair) => Https.createServer({ cert: pair.cert, key: pair.key }) }),
+          { host: address.host, port: address.port }
+        )
+      )
+    )
+
+    const scheme = Option.isSome(tls) ? "https" : "http"
+    const shown = address.host.includes(":") ? `[${address.host}]` : address.host
+    const announce = Effect.logInfo(
+      `AI status light relay listening on ${scheme}://${shown}:${address.port} (configs in ${db}, logs in ${
+        Path.join(log.directory, log.fileName)
+      })`
+    )
+
+    return Layer.mergeAll(server, Layer.effectDiscard(announce)).pipe(
+      Layer.provideMerge(relay),
+      Layer.provideMerge(embedded),
+      Layer.provide(Logging.layer({
+        directory: log.directory,
+        fileName: log.fileName,
+        level: MaikitConfig.toLogLevel(options.logLevel ?? defaults.logLevel),
+        console: options.console ?? true,
+        format: "logfmt"
+      }))
+    )
+  }))

@@ -1,0 +1,2 @@
+export * as LogSocket from "./LogSocket.ts"
+export * as TerminalSocket from "./TerminalSocket.ts"
