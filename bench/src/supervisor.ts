@@ -5,8 +5,8 @@
  *    against the same program with stdout on /dev/null under a bare `child_process` (the baseline), under
  *    util-linux `script` (a PTY copied in C: the kernel's ceiling) and under a bare node-pty that only reads.
  *    Rounds alternate; medians.
- * 2. Memory: one attached client that never reads while the same flood flows: the server's RSS growth, and
- *    the same flood with no client as the control.
+ * 2. Memory (measured first, on the fresh server): one attached client that never reads while the same flood
+ *    flows: the server's RSS growth, and the same flood with no client as the control.
  * 3. Start-to-first-output of a component under the supervisor against a raw `child_process.spawn` and a raw
  *    node-pty spawn (BENCH_STARTS runs each, alternating; medians).
  * 4. BENCH_INSTANCES (100) instances, each a shell with two background children that ignore Ctrl+C, started
@@ -144,6 +144,32 @@ const supervised = async () => {
   return { seconds, dropped: clients.filter((client) => !client.done).length, minBytes: Math.min(...clients.map((c) => c.bytes)) }
 }
 
+/** Peak RSS growth of the server while the flood runs, with `paused` clients that never read. */
+const memory = async (stalled: number) => {
+  const clients = await Promise.all(Array.from({ length: stalled }, () => openClient(terminalUrl, true)))
+  await sleep(500)
+  const before = rssMbOf(server.process.pid ?? 0)
+  let peak = before
+  const started = performance.now()
+  await fetch(`${http}/api/v1/instance/${id}/start`)
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMbOf(server.process.pid ?? 0))), 20)
+  await sleep(300)
+  while ((await mainState()) !== "stopped") await sleep(50)
+  const floodSeconds = (performance.now() - started) / 1000
+  clearInterval(sampler)
+  // A stalled client is dropped once its socket has stayed full for the drain timeout (5 s); it can only see
+  // that once it reads again.
+  await sleep(6_000)
+  for (const client of clients) client.socket.resume()
+  await waitFor(() => clients.every((client) => client.closeCode !== undefined), 5_000)
+  const closes = clients.map((client) => client.closeCode)
+  for (const client of clients) client.socket.terminate()
+  return { before, peak, closes, floodSeconds }
+}
+// Measured first, while the server's heap has not grown for anything else yet.
+const control = await memory(0)
+const stalledRun = await memory(1)
+
 const baseline: Array<number> = []
 const kernel: Array<number> = []
 const pty: Array<number> = []
@@ -180,30 +206,6 @@ printTable(
 )
 console.log(`clients dropped: ${dropped}; least bytes a client received in a round: ${format(minBytes / 1_000_000, 1)} MB (frames)`)
 
-/** Peak RSS growth of the server while the flood runs, with `paused` clients that never read. */
-const memory = async (stalled: number) => {
-  const clients = await Promise.all(Array.from({ length: stalled }, () => openClient(terminalUrl, true)))
-  await sleep(500)
-  const before = rssMbOf(server.process.pid ?? 0)
-  let peak = before
-  const started = performance.now()
-  await fetch(`${http}/api/v1/instance/${id}/start`)
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMbOf(server.process.pid ?? 0))), 20)
-  await sleep(300)
-  while ((await mainState()) !== "stopped") await sleep(50)
-  const floodSeconds = (performance.now() - started) / 1000
-  clearInterval(sampler)
-  // A stalled client is dropped once its socket has stayed full for the drain timeout (5 s); it can only see
-  // that once it reads again.
-  await sleep(6_000)
-  for (const client of clients) client.socket.resume()
-  await waitFor(() => clients.every((client) => client.closeCode !== undefined), 5_000)
-  const closes = clients.map((client) => client.closeCode)
-  for (const client of clients) client.socket.terminate()
-  return { before, peak, closes, floodSeconds }
-}
-const control = await memory(0)
-const stalledRun = await memory(1)
 printTable(
   `Memory: server RSS while ${floodMb} MB flow`,
   ["case", "flood (s)", "RSS before (MB)", "peak (MB)", "growth (MB)", "stalled client"],

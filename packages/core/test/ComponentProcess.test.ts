@@ -2,10 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as Pty from "node-pty"
 import * as ComponentProcess from "../src/ComponentProcess.ts"
 import * as ProcessTree from "../src/ProcessTree.ts"
-import { eventually, fixture, isGone, nodeSpec, textOf, treePids, waitForText } from "./fixtures/support.ts"
+import { eventually, isGone, nodeSpec, textOf, treePids, waitForText } from "./fixtures/support.ts"
 
 type Event = ComponentProcess.ComponentEvent
 
@@ -331,21 +330,12 @@ describe("ComponentProcess", () => {
         assert.notInclude(textOf(earlier), "echo:two")
       }).pipe(withTree))
 
-    it.live("a 30 MB flood: the fast subscriber gets every byte, the slow one is dropped, the process is not slowed", () =>
+    // Throughput against bare node-pty is measured in bench/src/supervisor.ts, not asserted here.
+    it.live("a 30 MB flood: the fast subscriber gets every byte, the slow one is dropped", () =>
       Effect.gen(function*() {
         const megabytes = 30
         const lines = megabytes * 10_000
         const expectedChars = lines * 101 + "FLOOD-END\r\n".length
-
-        // Baseline: the same script on a bare node-pty, reading Buffers and doing nothing with them.
-        const bare = yield* Effect.promise(() =>
-          new Promise<number>((resolve) => {
-            const began = performance.now()
-            const pty = Pty.spawn(process.execPath, [fixture("flood.mjs"), String(megabytes)], { encoding: null })
-            pty.onData(() => {})
-            pty.onExit(() => resolve(performance.now() - began))
-          })
-        )
 
         const spec = nodeSpec("flood", "flood.mjs", [String(megabytes)])
         const component = yield* ComponentProcess.make({
@@ -374,10 +364,8 @@ describe("ComponentProcess", () => {
         const slowFiber = yield* Effect.forkScoped(
           Effect.flip(Stream.runForEach(slow.events, () => Effect.sleep(5)))
         )
-        const began = performance.now()
         yield* component.start
         yield* component.awaitStatus((status) => status.state === "stopped")
-        const engine = performance.now() - began
 
         const dropped = yield* Fiber.join(slowFiber)
         assert.strictEqual(dropped._tag, "SubscriberOverflow")
@@ -386,10 +374,6 @@ describe("ComponentProcess", () => {
         assert.strictEqual(next, lines)
         assert.isTrue(ordered, "lines arrive complete and in order")
         assert.isUndefined(fastFiber.pollUnsafe(), "the fast subscriber is still attached")
-
-        const mbPerSecond = (ms: number) => Math.round((megabytes / ms) * 1000)
-        console.log(`flood ${megabytes} MB: bare node-pty ${Math.round(bare)} ms (${mbPerSecond(bare)} MB/s), engine ${Math.round(engine)} ms (${mbPerSecond(engine)} MB/s)`)
-        assert.isBelow(engine, bare * 2 + 1_000, "the engine keeps the process near bare PTY speed")
 
         yield* component.history.flush
         const dir = Path.dirname(component.history.path)
@@ -417,19 +401,19 @@ describe("ComponentProcess", () => {
 
     it.live("a subscriber joining mid-flood gets backlog then events with no line lost or repeated", () =>
       Effect.gen(function*() {
-        const component = yield* ComponentProcess.make(nodeSpec("joiner", "flood.mjs", ["5"]))
+        const component = yield* ComponentProcess.make(nodeSpec("joiner", "flood.mjs", ["1"]))
         yield* component.start
-        yield* waitForText(component, /\n0000[1-9]\d{4} /)
+        yield* waitForText(component, /\n00000[1-9]\d{3} /)
         const subscription = yield* component.subscribe({ capacity: 100_000 })
         const text: Array<string> = [subscription.backlog.map((record) => record.data).join("")]
         yield* Effect.forkScoped(Stream.runForEach(subscription.events, (event) =>
           Effect.sync(() => event._tag === "Output" && text.push(event.data))))
-        yield* eventually(Effect.sync(() => text.join("")), (all) => all.includes("FLOOD-END"), 10_000)
+        yield* eventually(Effect.sync(() => text.join("").includes("FLOOD-END")), (done) => done, 25_000)
         const numbers = [...text.join("").matchAll(/^(\d{9}) x/gm)].map((match) => Number(match[1]))
         assert.isAbove(numbers.length, 1_000)
-        assert.strictEqual(numbers.at(-1), 49_999)
+        assert.strictEqual(numbers.at(-1), 9_999)
         assert.isTrue(numbers.every((n, i) => i === 0 || n === (numbers[i - 1] ?? 0) + 1), "consecutive")
-      }).pipe(withTree))
+      }).pipe(withTree), 30_000)
   })
 
   describe("statistics", () => {

@@ -96,6 +96,10 @@ export const connect = (url: string) =>
         closed.value = { code: event.code, reason: event.reason }
         resume(Effect.succeed(makeClient(socket, frames, closed)))
       })
+      socket.addEventListener("error", () => {
+        closed.value ??= { code: 1006, reason: "handshake failed" }
+        resume(Effect.succeed(makeClient(socket, frames, closed)))
+      })
       socket.addEventListener("open", () => resume(Effect.succeed(makeClient(socket, frames, closed))))
     }),
     (client) =>

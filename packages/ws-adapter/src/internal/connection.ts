@@ -63,6 +63,14 @@ export interface Connection {
 }
 
 const isText = (frame: string | Uint8Array): frame is string => typeof frame === "string"
+
+/** A close reason fits in 123 bytes of UTF-8, or the close frame is refused altogether. */
+export const closeReason = (reason: string): string => {
+  let text = reason
+  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1)
+  const last = text.charCodeAt(text.length - 1)
+  return last >= 0xd800 && last <= 0xdbff ? text.slice(0, -1) : text
+}
 const decoder = new TextDecoder("utf-8", { fatal: false })
 
 /** Whether the request asks for a WebSocket (anything else on a socket route gets an HTTP answer). */
@@ -167,7 +175,7 @@ export const accept = (
       Effect.gen(function*() {
         if (closing) return
         closing = true
-        yield* Effect.ignore(writer.write(new Socket.CloseEvent(code, reason)))
+        yield* Effect.ignore(writer.write(new Socket.CloseEvent(code, closeReason(reason))))
         // `ws` waits 30 s for the client's half of the handshake; a client that does not read never sends it.
         const timer = setTimeout(() => transport.destroy(), 1_000)
         transport.once("close", () => clearTimeout(timer))
