@@ -11,8 +11,12 @@
  * - a required permission the key lacks fails validation (`ApiKeyPermissionDenied`, the original's
  *   documented but never emitted `AUTH_003`);
  * - keys can be disabled (the original documented `POST /api-keys/{id}/disable` and never built it);
- * - nothing about a key is cached: a disabled, expired or deleted key fails the very next check, on this
- *   process and on every other one sharing the database;
+ * - a disabled, expired or deleted key fails the very next check, on this process and on every other one
+ *   sharing the database: checks are served from an in-memory index of stored keys that is valid for one
+ *   "key epoch" only. Every check reads the epoch, a one-row table that database triggers bump whenever a
+ *   key, its tenant or its agent changes in a way that can affect validity — whoever writes it (another
+ *   replica, the CLI, a hand-written SQL statement) — and a changed epoch empties the index. A point read of
+ *   one row costs a fraction of the indexed key lookup it replaces;
  * - usage (`usage_count`, `last_used_at`) is counted in memory and written in batches (every second by
  *   default and when the layer's scope closes), so validation does not wait for a write and shutdown loses
  *   no counts.
@@ -123,7 +127,7 @@ export const parse = (apiKey: string): Effect.Effect<ParsedKey, ApiKeyMalformed>
 export const generate = (tenantId: string, agentId: string): string =>
   prefix + Buffer.from(`${tenantId}_${agentId}_${Crypto.randomBytes(8).toString("hex")}_${version}`).toString("base64")
 
-export const hash = (apiKey: string): string => Crypto.createHash("sha256").update(apiKey).digest("hex")
+export const hash = (apiKey: string): string => Crypto.hash("sha256", apiKey, "hex")
 
 /** The start of a key kept for display: enough to tell keys apart in a list, never enough to use one. */
 export const displayPrefix = (apiKey: string): string => apiKey.slice(0, Math.min(20, Math.floor(apiKey.length / 4)))
@@ -278,7 +282,11 @@ type OwnerErrors = TenantNotFound | AgentNotFound | AgentNotInTenant
 export interface Options {
   /** How often counted usage is written. Default 1 s. */
   readonly usageFlushInterval?: number
+  /** Stored keys held in the in-memory index (0 turns it off). Default 65,536. */
+  readonly keyIndexSize?: number
 }
+
+export const defaultKeyIndexSize = 65_536
 
 /** A key past its expiry reads as expired even before a check has marked it so. */
 const effectiveStatus = (
@@ -312,6 +320,36 @@ const migrations = Database.migrations("api-key-auth", {
     yield* sql`CREATE UNIQUE INDEX api_keys_key_hash ON api_keys (key_hash)`
     yield* sql`CREATE UNIQUE INDEX api_keys_tenant_name ON api_keys (tenant_id, name)`
     yield* sql`CREATE INDEX api_keys_tenant_agent ON api_keys (tenant_id, agent_id, created_at)`
+  }),
+  // Triggers, not application code, bump the epoch: a write that bypasses this service still invalidates.
+  "0002_create_api_key_epoch": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE api_key_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL)`
+    yield* sql`INSERT INTO api_key_epoch (id, epoch) VALUES (1, 0)`
+    const watched = [
+      { table: "api_keys", columns: "status, permissions, expires_at, key_hash, tenant_id, agent_id" },
+      { table: "agents", columns: "status, tenant_id" },
+      { table: "tenants", columns: "status" }
+    ]
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        Effect.gen(function*() {
+          yield* sql.unsafe(`CREATE FUNCTION maikit_bump_api_key_epoch() RETURNS trigger LANGUAGE plpgsql AS $body$
+            BEGIN UPDATE api_key_epoch SET epoch = epoch + 1 WHERE id = 1; RETURN NULL; END $body$`)
+          for (const { table, columns } of watched) {
+            yield* sql.unsafe(`CREATE TRIGGER ${table}_bump_api_key_epoch AFTER UPDATE OF ${columns} OR DELETE ON ${table}
+              FOR EACH STATEMENT EXECUTE FUNCTION maikit_bump_api_key_epoch()`)
+          }
+        }),
+      orElse: () =>
+        Effect.forEach(watched, ({ table, columns }) =>
+          Effect.andThen(
+            sql.unsafe(`CREATE TRIGGER ${table}_update_bumps_api_key_epoch AFTER UPDATE OF ${columns} ON ${table}
+              BEGIN UPDATE api_key_epoch SET epoch = epoch + 1 WHERE id = 1; END`),
+            sql.unsafe(`CREATE TRIGGER ${table}_delete_bumps_api_key_epoch AFTER DELETE ON ${table}
+              BEGIN UPDATE api_key_epoch SET epoch = epoch + 1 WHERE id = 1; END`)
+          ), { discard: true })
+    })
   })
 })
 
@@ -374,11 +412,12 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     const decodeCount = Schema.decodeUnknownEffect(Schema.Struct({ total: DbInt }))
     const now = Effect.map(Clock.currentTimeMillis, naiveIso)
 
-    /** Uses counted but not yet written, by key id. */
-    const pending = new Map<string, { count: number; last: string }>()
+    /** Uses counted but not yet written, by key id; `last` in epoch milliseconds. */
+    const pending = new Map<string, { count: number; last: number }>()
 
     const toApiKey = (row: ApiKeyRow, at: string): ApiKey => {
       const unwritten = pending.get(row.id)
+      const unwrittenLast = unwritten === undefined ? undefined : naiveIso(unwritten.last)
       return {
         api_key_id: row.id,
         tenant_id: row.tenant_id,
@@ -390,9 +429,9 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
         permissions: row.permissions,
         status: effectiveStatus(row, at),
         expires_at: row.expires_at,
-        last_used_at: unwritten === undefined || (row.last_used_at !== null && row.last_used_at > unwritten.last)
+        last_used_at: unwrittenLast === undefined || (row.last_used_at !== null && row.last_used_at > unwrittenLast)
           ? row.last_used_at
-          : unwritten.last,
+          : unwrittenLast,
         usage_count: row.usage_count + (unwritten?.count ?? 0),
         created_at: row.created_at,
         updated_at: row.updated_at
@@ -573,101 +612,154 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
       pending.delete(id)
     })
 
-    /** The stored key a presented one hashes to, with its owners' status; fails unless the key is usable. */
-    const check = Effect.fnUntraced(function*(apiKey: string) {
-      const parsed = yield* parse(apiKey)
-      const digest = hash(apiKey)
-      // Scalar subqueries, not joins: for a join SQLite may build a Bloom filter over the joined tables on
-      // every execution, which made each check several times slower.
-      const rows = yield* sql`SELECT k.id, k.tenant_id, k.agent_id, k.key_hash, k.permissions, k.status, k.expires_at,
+    /** Stored keys by hash, as read during `indexEpoch`; only keys that exist are held. */
+    const keyIndexSize = Math.max(0, options.keyIndexSize ?? defaultKeyIndexSize)
+    const keyIndex = new Map<string, CheckRow>()
+    let indexEpoch: string | undefined
+
+    const readEpoch = sql`SELECT epoch FROM api_key_epoch WHERE id = 1`.pipe(
+      Effect.map((rows) => String(rows[0]?.["epoch"])),
+      storage("check API key")
+    )
+
+    // Scalar subqueries, not joins: for a join SQLite may build a Bloom filter over the joined tables on
+    // every execution, which made each check several times slower.
+    const readKey = (digest: string) =>
+      sql`SELECT k.id, k.tenant_id, k.agent_id, k.key_hash, k.permissions, k.status, k.expires_at,
           (SELECT t.status FROM tenants t WHERE t.id = k.tenant_id) AS tenant_status,
           (SELECT a.status FROM agents a WHERE a.id = k.agent_id) AS agent_status
-        FROM api_keys k WHERE k.key_hash = ${digest}`.pipe(storage("check API key"))
-      if (rows.length === 0) return yield* ApiKeyUnknown.of()
-      const row: CheckRow = yield* decodeCheck(rows[0]).pipe(storage("check API key"))
-      const matches = hashesEqual(row.key_hash, digest) && row.tenant_id === parsed.tenant_id &&
-        row.agent_id === parsed.agent_id
-      // A key whose tenant or agent is gone never validates, even if a foreign key failed to cascade.
-      if (!matches || row.tenant_status === null || row.agent_status === null) return yield* ApiKeyUnknown.of()
-      if (row.status === "disabled") {
-        return yield* new ApiKeyDisabled({ api_key_id: row.id, message: "API密钥已禁用" })
-      }
-      const millis = yield* Clock.currentTimeMillis
-      const at = naiveIso(millis)
-      if (effectiveStatus(row, at) === "expired") {
-        if (row.status === "active") {
-          yield* sql`UPDATE api_keys SET status = 'expired', updated_at = ${at} WHERE id = ${row.id} AND status = 'active'`
-            .pipe(storage("expire API key"))
+        FROM api_keys k WHERE k.key_hash = ${digest}`.pipe(
+        Effect.flatMap((rows) => rows.length === 0 ? Effect.succeed(undefined) : decodeCheck(rows[0])),
+        storage("check API key")
+      )
+
+    const remember = (digest: string, row: CheckRow) => {
+      if (keyIndex.size >= keyIndexSize) keyIndex.delete(keyIndex.keys().next().value ?? "")
+      keyIndex.set(digest, row)
+    }
+
+    // The hot path: plain functions over `flatMap`, so a check served from the index costs one SQL read.
+    const storedKey = (digest: string): Effect.Effect<CheckRow | undefined, ApiKeyStorageError> => {
+      if (keyIndexSize === 0) return readKey(digest)
+      return Effect.flatMap(readEpoch, (epoch) => {
+        if (epoch !== indexEpoch) {
+          keyIndex.clear()
+          indexEpoch = epoch
         }
-        return yield* new ApiKeyExpired({ api_key_id: row.id, message: "API密钥已过期" })
-      }
+        const indexed = keyIndex.get(digest)
+        if (indexed !== undefined) return Effect.succeed(indexed)
+        return Effect.map(readKey(digest), (row) => {
+          // Another check may have seen a newer epoch meanwhile; this row then belongs to the older one.
+          if (row !== undefined && indexEpoch === epoch) remember(digest, row)
+          return row
+        })
+      })
+    }
+
+    const expire = (row: CheckRow, at: string) =>
+      sql`UPDATE api_keys SET status = 'expired', updated_at = ${at} WHERE id = ${row.id} AND status = 'active'`.pipe(
+        storage("expire API key"),
+        Effect.andThen(Effect.fail(new ApiKeyExpired({ api_key_id: row.id, message: "API密钥已过期" })))
+      )
+
+    /** Why a stored key may not be used now, if it may not. */
+    const refusal = (row: CheckRow, at: string): CheckFailure | undefined => {
+      if (row.status === "disabled") return new ApiKeyDisabled({ api_key_id: row.id, message: "API密钥已禁用" })
+      if (effectiveStatus(row, at) === "expired") return new ApiKeyExpired({ api_key_id: row.id, message: "API密钥已过期" })
       if (row.tenant_status !== "active") {
-        return yield* new ApiKeyOwnerInactive({
+        return new ApiKeyOwnerInactive({
           api_key_id: row.id,
           owner: "tenant",
-          status: row.tenant_status,
+          status: row.tenant_status ?? "deleted",
           message: "API密钥所属租户未激活"
         })
       }
       if (row.agent_status !== "active") {
-        return yield* new ApiKeyOwnerInactive({
+        return new ApiKeyOwnerInactive({
           api_key_id: row.id,
           owner: "agent",
-          status: row.agent_status,
+          status: row.agent_status ?? "deleted",
           message: "API密钥所属Agent未激活"
         })
       }
-      return { row, at }
-    })
+      return undefined
+    }
 
-    // Validation is the hot path: untraced, so no span or stack capture per call.
-    const validate = Effect.fnUntraced(function*(request: {
+    /**
+     * The stored key a presented one hashes to, with the time of the check; fails unless the key is usable.
+     * The key's own tenant and agent must be the ones it names.
+     */
+    const check = (apiKey: string): Effect.Effect<{ readonly row: CheckRow; readonly at: number }, CheckFailure> => {
+      const parsed = parseKey(apiKey)
+      if (parsed === undefined) return Effect.fail(new ApiKeyMalformed({ message: "API密钥格式无效" }))
+      const digest = hash(apiKey)
+      return Effect.flatMap(storedKey(digest), (row) => {
+        // A key whose tenant or agent is gone never validates, even if a foreign key failed to cascade.
+        if (
+          row === undefined || !hashesEqual(row.key_hash, digest) || row.tenant_id !== parsed.tenant_id ||
+          row.agent_id !== parsed.agent_id || row.tenant_status === null || row.agent_status === null
+        ) {
+          return Effect.fail(ApiKeyUnknown.of())
+        }
+        return Effect.clockWith((clock) => {
+          const millis = clock.currentTimeMillisUnsafe()
+          const at = naiveIso(millis)
+          const refused = refusal(row, at)
+          if (refused === undefined) return Effect.succeed({ row, at: millis })
+          return refused._tag === "ApiKeyExpired" && row.status === "active" ? expire(row, at) : Effect.fail(refused)
+        })
+      })
+    }
+
+    const countUse = (id: string, at: number) => {
+      const counted = pending.get(id)
+      if (counted === undefined) pending.set(id, { count: 1, last: at })
+      else {
+        counted.count++
+        counted.last = at
+      }
+    }
+
+    const validate = (request: {
       readonly apiKey: string
       readonly requiredPermission?: string | undefined
       readonly recordUsage?: boolean | undefined
-    }) {
-      const { row, at } = yield* check(request.apiKey)
-      const permission = request.requiredPermission
-      if (permission !== undefined && !row.permissions.includes(permission)) {
-        return yield* new ApiKeyPermissionDenied({
-          api_key_id: row.id,
+    }) =>
+      Effect.flatMap(check(request.apiKey), ({ row, at }) => {
+        const permission = request.requiredPermission
+        if (permission !== undefined && !row.permissions.includes(permission)) {
+          return Effect.fail(
+            new ApiKeyPermissionDenied({
+              api_key_id: row.id,
+              tenant_id: row.tenant_id,
+              agent_id: row.agent_id,
+              permission,
+              permissions: row.permissions,
+              message: "API密钥权限不足"
+            })
+          )
+        }
+        if (request.recordUsage ?? true) countUse(row.id, at)
+        return Effect.succeed({
+          valid: true,
           tenant_id: row.tenant_id,
           agent_id: row.agent_id,
-          permission,
+          api_key_id: row.id,
           permissions: row.permissions,
-          message: "API密钥权限不足"
+          has_permission: true,
+          status: row.status
         })
-      }
-      if (request.recordUsage ?? true) {
-        const counted = pending.get(row.id)
-        if (counted === undefined) pending.set(row.id, { count: 1, last: at })
-        else {
-          counted.count++
-          counted.last = at
-        }
-      }
-      return {
-        valid: true,
-        tenant_id: row.tenant_id,
-        agent_id: row.agent_id,
-        api_key_id: row.id,
-        permissions: row.permissions,
-        has_permission: true,
-        status: row.status
-      }
-    })
+      })
 
-    const checkPermission = Effect.fnUntraced(function*(apiKey: string, permission: string) {
-      const { row } = yield* check(apiKey)
-      return {
+    const checkPermission = (apiKey: string, permission: string) =>
+      Effect.map(check(apiKey), ({ row }) => ({
         has_permission: row.permissions.includes(permission),
         permission,
         all_permissions: row.permissions,
         tenant_id: row.tenant_id,
         agent_id: row.agent_id,
         api_key_status: row.status
-      }
-    })
+      }))
 
     const flushUsage = Effect.suspend(() => {
       if (pending.size === 0) return Effect.void
@@ -685,10 +777,12 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
       })
       return transaction(
         "record API key usage",
-        Effect.forEach(batch, ([id, used]) =>
-          sql`UPDATE api_keys SET usage_count = usage_count + ${used.count},
+        Effect.forEach(batch, ([id, { count, last }]) => {
+          const used = { count, last: naiveIso(last) }
+          return sql`UPDATE api_keys SET usage_count = usage_count + ${used.count},
             last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ${used.last} THEN ${used.last}
-            ELSE last_used_at END WHERE id = ${id}`.pipe(storage("record API key usage")), { discard: true })
+            ELSE last_used_at END WHERE id = ${id}`.pipe(storage("record API key usage"))
+        }, { discard: true })
       ).pipe(Effect.onError(() => restore), Effect.uninterruptible)
     })
 

@@ -210,6 +210,38 @@ for (const backend of backendNames) {
           assert.strictEqual(yield* tagOf(auth.get(third.key.api_key_id)), "ApiKeyNotFound")
         }))
 
+      test.effect("a change written around the service (another process, plain SQL) fails the very next check", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const sql = yield* SqlClient.SqlClient
+          const epoch = Effect.map(sql<{ readonly epoch: number | bigint | string }>`SELECT epoch FROM api_key_epoch`, (rows) =>
+            Number(rows[0]?.epoch))
+          const { tenant, agent, key, api_key } = yield* issue()
+          yield* auth.validate({ apiKey: api_key })
+          const before = yield* epoch
+          yield* auth.validate({ apiKey: api_key })
+          yield* auth.flushUsage
+          yield* sql`UPDATE api_keys SET name = ${unique("renamed")}, description = 'd' WHERE id = ${key.api_key_id}`
+          assert.strictEqual(yield* epoch, before, "usage and cosmetic edits keep the index")
+
+          yield* sql`UPDATE api_keys SET status = 'disabled' WHERE id = ${key.api_key_id}`
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: api_key })), "ApiKeyDisabled")
+          yield* sql`UPDATE api_keys SET status = 'active' WHERE id = ${key.api_key_id}`
+          yield* auth.validate({ apiKey: api_key })
+          yield* sql`UPDATE api_keys SET permissions = '[]' WHERE id = ${key.api_key_id}`
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: api_key, requiredPermission: "chat" })), "ApiKeyPermissionDenied")
+          yield* sql`UPDATE agents SET status = 'inactive' WHERE id = ${agent.id}`
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: api_key })), "ApiKeyOwnerInactive")
+          yield* sql`UPDATE agents SET status = 'active' WHERE id = ${agent.id}`
+          yield* sql`UPDATE tenants SET status = 'suspended' WHERE id = ${tenant.id}`
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: api_key })), "ApiKeyOwnerInactive")
+          yield* sql`UPDATE tenants SET status = 'active' WHERE id = ${tenant.id}`
+          yield* auth.validate({ apiKey: api_key })
+          yield* sql`DELETE FROM api_keys WHERE id = ${key.api_key_id}`
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: api_key })), "ApiKeyUnknown")
+          assert.isAbove(yield* epoch, before)
+        }))
+
       test.effect("forged and altered keys never validate", () =>
         Effect.gen(function*() {
           const auth = yield* ApiKeyAuth.ApiKeyAuth
