@@ -283,16 +283,26 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         }).pipe(Effect.timeoutOption("2 seconds"))
     )
 
-  const publishStatus = (runtime: Runtime, client: MqttClient, status: StatusEvent.StatusPayload) =>
+  const publishStatus = (
+    runtime: Runtime,
+    client: MqttClient,
+    clock: Clock.Clock,
+    status: StatusEvent.StatusPayload
+  ) => {
+    const payload = JSON.stringify({ code: status.code, timestamp: status.timestamp })
+    client.publish(runtime.link.topic, payload, { qos: 1, retain: true }, (error) => {
+      const at = new Date(clock.currentTimeMillisUnsafe()).toISOString()
+      runtime.state = error instanceof Error
+        ? { ...runtime.state, last_error: `publish failed: ${error.message}`, last_error_at: at }
+        : { ...runtime.state, last_publish: { code: status.code, timestamp: status.timestamp, at } }
+    })
+  }
+
+  /** Publishes statuses in order, in one go: a backlog left by a stall drains in one turn, not one per turn. */
+  const publishStatuses = (runtime: Runtime, client: MqttClient, statuses: Iterable<StatusEvent.StatusPayload>) =>
     Effect.clockWith((clock) =>
       Effect.sync(() => {
-        const payload = JSON.stringify({ code: status.code, timestamp: status.timestamp })
-        client.publish(runtime.link.topic, payload, { qos: 1, retain: true }, (error) => {
-          const at = new Date(clock.currentTimeMillisUnsafe()).toISOString()
-          runtime.state = error instanceof Error
-            ? { ...runtime.state, last_error: `publish failed: ${error.message}`, last_error_at: at }
-            : { ...runtime.state, last_publish: { code: status.code, timestamp: status.timestamp, at } }
-        })
+        for (const status of statuses) publishStatus(runtime, client, clock, status)
       })
     )
 
@@ -328,9 +338,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       runtime.subscribed = new Set()
       syncSubscriptions(runtime)
       yield* Effect.addFinalizer(() => Effect.sync(() => (runtime.client = undefined)))
-      yield* publishStatus(runtime, connection.client, yield* bus.current)
-      const follow = Queue.take(updates).pipe(
-        Effect.flatMap((update) => publishStatus(runtime, connection.client, update)),
+      yield* publishStatuses(runtime, connection.client, [yield* bus.current])
+      const follow = Queue.takeAll(updates).pipe(
+        Effect.flatMap((batch) => publishStatuses(runtime, connection.client, batch)),
         Effect.forever,
         // The bus ended: the relay is shutting down and this scope closes next.
         Effect.catchTag("Done", () => Effect.never)

@@ -151,6 +151,9 @@ const eventsHandler = (events: StatusEvents["Service"], request: HttpServerReque
     })
   })
 
+/** The answer to every accepted event, encoded once: the hot route skips encoding `Ok` per request. */
+const accepted = HttpServerResponse.jsonUnsafe(ok)
+
 export const EventsHandlers = HttpApiBuilder.group(
   StatusRelayApi,
   "statusRelayEvents",
@@ -161,7 +164,7 @@ export const EventsHandlers = HttpApiBuilder.group(
     const events = yield* StatusEvents
     const opencode = AgentHooks.makeOpencodeMapper()
     return handlers
-      .handle("postEvent", ({ payload }) => Effect.as(bus.publish(payload), ok))
+      .handle("postEvent", ({ payload }) => Effect.as(bus.publish(payload), accepted))
       .handle("health", () => Effect.succeed(ok))
       .handle("status", () =>
         answered(Effect.gen(function*() {
