@@ -116,13 +116,14 @@ const pipelinedPoster = (port: number) =>
       socket.setEncoding("utf8")
       socket.on("data", (chunk: string) => {
         const text = tail + chunk
+        let counted = 0
         for (const match of text.matchAll(/HTTP\/1\.1 (\d{3})/g)) {
           answers++
           if (match[1] === "200") ok++
+          counted = match.index + match[0].length
         }
-        tail = text.slice(-16)
-        tail = tail.slice(Math.max(0, tail.lastIndexOf("HTTP")))
-        if (!tail.startsWith("HTTP")) tail = ""
+        // Keep what could be the start of a status line cut by the chunk ("HTTP/1.1 20"), never a counted one.
+        tail = text.slice(Math.max(counted, text.length - 11))
         for (const wake of waiters.splice(0)) wake()
       })
       socket.once("error", reject)
@@ -133,17 +134,17 @@ const pipelinedPoster = (port: number) =>
               `POST /api/event HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n` +
                 `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
             ),
-          answered: async (count) => {
-            const deadline = Date.now() + 10_000
-            while (answers < count && Date.now() < deadline) {
-              await new Promise<void>((wake) => {
-                waiters.push(wake)
-                setTimeout(wake, 100)
-              })
-            }
-            socket.destroy()
-            return ok
-          }
+          answered: (count) =>
+            new Promise<number>((done) => {
+              const finish = () => {
+                clearTimeout(timer)
+                socket.destroy()
+                done(ok)
+              }
+              const timer = setTimeout(finish, 10_000)
+              const check = () => (answers >= count ? finish() : waiters.push(check))
+              check()
+            })
         })
       )
     }

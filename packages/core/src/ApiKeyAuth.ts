@@ -662,10 +662,12 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
         Effect.andThen(Effect.fail(new ApiKeyExpired({ api_key_id: row.id, message: "API密钥已过期" })))
       )
 
-    /** Why a stored key may not be used now, if it may not. */
-    const refusal = (row: CheckRow, at: string): CheckFailure | undefined => {
+    /** Why a stored key may not be used at `millis`, if it may not. */
+    const refusal = (row: CheckRow, millis: number): CheckFailure | undefined => {
       if (row.status === "disabled") return new ApiKeyDisabled({ api_key_id: row.id, message: "API密钥已禁用" })
-      if (effectiveStatus(row, at) === "expired") return new ApiKeyExpired({ api_key_id: row.id, message: "API密钥已过期" })
+      if (row.status === "expired" || (row.expires_at !== null && effectiveStatus(row, naiveIso(millis)) === "expired")) {
+        return new ApiKeyExpired({ api_key_id: row.id, message: "API密钥已过期" })
+      }
       if (row.tenant_status !== "active") {
         return new ApiKeyOwnerInactive({
           api_key_id: row.id,
@@ -703,10 +705,9 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
         }
         return Effect.clockWith((clock) => {
           const millis = clock.currentTimeMillisUnsafe()
-          const at = naiveIso(millis)
-          const refused = refusal(row, at)
+          const refused = refusal(row, millis)
           if (refused === undefined) return Effect.succeed({ row, at: millis })
-          return refused._tag === "ApiKeyExpired" && row.status === "active" ? expire(row, at) : Effect.fail(refused)
+          return refused._tag === "ApiKeyExpired" && row.status === "active" ? expire(row, naiveIso(millis)) : Effect.fail(refused)
         })
       })
     }

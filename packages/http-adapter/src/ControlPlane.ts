@@ -67,12 +67,12 @@ const envelopeOf = (reply: Reply, millis: number, executionTime: number | null) 
 
 /** Runs a handler whose errors are already replies, and wraps the reply in the envelope. */
 const envelope = <R>(handler: Effect.Effect<Reply, never, R>) =>
-  Effect.gen(function*() {
-    const started = yield* Clock.currentTimeNanos
-    const reply = yield* handler
-    const finished = yield* Clock.currentTimeNanos
-    const millis = yield* Clock.currentTimeMillis
-    return HttpServerResponse.jsonUnsafe(envelopeOf(reply, millis, Number(finished - started) / 1e9))
+  Effect.clockWith((clock) => {
+    const started = clock.currentTimeNanosUnsafe()
+    return Effect.map(handler, (reply) => {
+      const executionTime = Number(clock.currentTimeNanosUnsafe() - started) / 1e9
+      return HttpServerResponse.jsonUnsafe(envelopeOf(reply, clock.currentTimeMillisUnsafe(), executionTime))
+    })
   })
 
 const reject = (code: string, message: string) => (error: { readonly message: string }) =>
@@ -359,6 +359,28 @@ export const ApiKeyHandlers = HttpApiBuilder.group(
 const unusable = (code: string) => (error: { readonly message: string }) =>
   Effect.succeed(failed(code, "API密钥不可用", error.message))
 
+const validated = (validation: ApiKeyAuth.Validation) => ok("API密钥验证成功", validation, validation.tenant_id)
+
+// Built once: validate-api-key is the hot route, and a handler map per request is garbage per request.
+const validationFailures = {
+  ApiKeyMalformed: reject("AUTH_001", "API密钥格式无效"),
+  ApiKeyUnknown: reject("AUTH_005", "API密钥不存在"),
+  ApiKeyDisabled: reject("AUTH_004", "API密钥已禁用"),
+  ApiKeyExpired: reject("AUTH_002", "API密钥已过期"),
+  ApiKeyOwnerInactive: reject("AUTH_004", "API密钥不可用"),
+  ApiKeyPermissionDenied: (error: ApiKeyAuth.ApiKeyPermissionDenied) =>
+    Effect.succeed(failed("AUTH_003", "API密钥权限不足", error.message, {
+      valid: false,
+      tenant_id: error.tenant_id,
+      agent_id: error.agent_id,
+      api_key_id: error.api_key_id,
+      permissions: error.permissions,
+      has_permission: false,
+      status: "active"
+    })),
+  ApiKeyStorageError: storageFailure("AUTH_VALIDATE_ERROR", "验证API密钥失败")
+}
+
 export const AuthHandlers = HttpApiBuilder.group(
   ControlPlaneApi,
   "controlPlaneAuth",
@@ -375,27 +397,7 @@ export const AuthHandlers = HttpApiBuilder.group(
           apiKey: payload.api_key,
           requiredPermission: payload.required_permission ?? undefined,
           recordUsage: payload.check_rate_limit ?? true
-        }).pipe(
-          Effect.map((validation) => ok("API密钥验证成功", validation, validation.tenant_id)),
-          Effect.catchTags({
-            ApiKeyMalformed: reject("AUTH_001", "API密钥格式无效"),
-            ApiKeyUnknown: reject("AUTH_005", "API密钥不存在"),
-            ApiKeyDisabled: reject("AUTH_004", "API密钥已禁用"),
-            ApiKeyExpired: reject("AUTH_002", "API密钥已过期"),
-            ApiKeyOwnerInactive: reject("AUTH_004", "API密钥不可用"),
-            ApiKeyPermissionDenied: (error) =>
-              Effect.succeed(failed("AUTH_003", "API密钥权限不足", error.message, {
-                valid: false,
-                tenant_id: error.tenant_id,
-                agent_id: error.agent_id,
-                api_key_id: error.api_key_id,
-                permissions: error.permissions,
-                has_permission: false,
-                status: "active"
-              })),
-            ApiKeyStorageError: storageFailure("AUTH_VALIDATE_ERROR", "验证API密钥失败")
-          })
-        )))
+        }).pipe(Effect.map(validated), Effect.catchTags(validationFailures))))
       .handle("checkPermission", ({ payload }) =>
         envelope(auth.checkPermission(payload.api_key, payload.permission).pipe(
           Effect.map((check) => ok("权限检查完成", check, check.tenant_id)),
