@@ -27,6 +27,9 @@ const server = Http.createServer((request, response) => {
   maikit.handler(request, response)
 })
 
+// Needed only with mounts (the launcher's terminal and log WebSockets); harmless without.
+server.on("upgrade", maikit.upgrade)
+
 server.listen(port, "127.0.0.1", () => {
   console.log(`host app on http://127.0.0.1:${port}/hello, MaiKit at http://127.0.0.1:${port}/api/v1/system/health`)
 })

@@ -19,6 +19,8 @@ import {
 import { HttpApi, type HttpApiGroup, HttpApiSwagger, OpenApi } from "effect/http-api"
 import { MaikitVersion } from "@maikit/core"
 import * as Http from "node:http"
+import type { Duplex } from "node:stream"
+import { WebSocketServer } from "ws"
 import * as ApiFamily from "./ApiFamily.ts"
 import { classify } from "./internal/errorResponses.ts"
 import { homePage } from "./internal/homePage.ts"
@@ -232,41 +234,76 @@ export const layer = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<u
   return goodbye.pipe(Layer.provideMerge(server))
 }
 
+/** What a host's own `node:http` server hands to MaiKit. */
+export interface NodeHandlers {
+  /** For the server's `request` event (also Express middleware, or Fastify after `reply.hijack()`). */
+  readonly request: Http.RequestListener
+  /** For the server's `upgrade` event: the mounts' WebSockets (the launcher's terminals and logs). */
+  readonly upgrade: (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => void
+}
+
 /**
- * A Node `request` listener for a host's own server. The application lives in `scope`; close the scope to
- * release it. Express: `app.use(handler)`; Fastify: `reply.hijack(); handler(req.raw, reply.raw)`.
+ * Node listeners for a host's own server. The application lives in `scope`; closing it says goodbye to open
+ * WebSockets (the mounts' `shutdown`) and releases the rest.
  */
-export const makeNodeHandler = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>>(
-  options: Options<Families>
-): Effect.Effect<Http.RequestListener, never, Scope.Scope | Requirements<Families>> =>
+export const makeNodeHandlers = <
+  const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>,
+  MountsR = never
+>(
+  options: Options<Families, MountsR> & Pick<ListenOptions, "maxWebSocketMessageBytes">
+): Effect.Effect<NodeHandlers, never, Scope.Scope | Requirements<Families> | MountsR> =>
   Effect.gen(function*() {
     const scope = yield* Scope.Scope
     const app = yield* HttpRouter.toHttpEffect(
       routes(options).pipe(Layer.provide(NodeHttpServer.layerHttpServices))
     )
-    return yield* NodeHttpServer.makeHandler(app, { scope })
-  }) as Effect.Effect<Http.RequestListener, never, Scope.Scope | Requirements<Families>>
+    const request = yield* NodeHttpServer.makeHandler(app, { scope })
+    const webSockets = yield* Effect.acquireRelease(
+      Effect.sync(() => new WebSocketServer({ noServer: true, maxPayload: options.maxWebSocketMessageBytes ?? 1024 * 1024 })),
+      (server) => Effect.callback<void>((resume) => server.close(() => resume(Effect.void)))
+    )
+    const upgrade = yield* NodeHttpServer.makeUpgradeHandler(Effect.succeed(webSockets), app, { scope })
+    // Added last, so it runs first: sessions close with a goodbye before their sockets are torn down.
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach(options.mounts ?? [], (mount) => mount.shutdown ?? Effect.void, { discard: true })
+    )
+    return { request, upgrade }
+  }) as Effect.Effect<NodeHandlers, never, Scope.Scope | Requirements<Families> | MountsR>
 
 /**
- * `makeNodeHandler` for hosts that do not use Effect: builds `services` and the application, and returns the
- * listener with a `dispose` that releases both.
+ * A Node `request` listener for a host's own server. The application lives in `scope`; close the scope to
+ * release it. Express: `app.use(handler)`; Fastify: `reply.hijack(); handler(req.raw, reply.raw)`. Mounted
+ * WebSockets need the server's `upgrade` event too: use `makeNodeHandlers`.
  */
-export const nodeHandler = async <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, E>(
-  options: Options<Families>,
-  services: Layer.Layer<Requirements<Families>, E>
-): Promise<{ readonly handler: Http.RequestListener; readonly dispose: () => Promise<void> }> => {
+export const makeNodeHandler = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR = never>(
+  options: Options<Families, MountsR>
+): Effect.Effect<Http.RequestListener, never, Scope.Scope | Requirements<Families> | MountsR> =>
+  Effect.map(makeNodeHandlers(options), (handlers) => handlers.request)
+
+/**
+ * `makeNodeHandlers` for hosts that do not use Effect: builds `services` and the application, and returns the
+ * listeners (`handler` for `request`, `upgrade` for `upgrade`) with a `dispose` that releases both.
+ */
+export const nodeHandler = async <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, E, MountsR = never>(
+  options: Options<Families, MountsR> & Pick<ListenOptions, "maxWebSocketMessageBytes">,
+  services: Layer.Layer<Requirements<Families> | MountsR, E>
+): Promise<{
+  readonly handler: Http.RequestListener
+  readonly upgrade: NodeHandlers["upgrade"]
+  readonly dispose: () => Promise<void>
+}> => {
   const scope = Effect.runSync(Scope.make())
   const dispose = () => Effect.runPromise(Scope.close(scope, Exit.void))
-  const handler = await Effect.runPromise(
+  const handlers = await Effect.runPromise(
     Layer.buildWithScope(services, scope).pipe(
-      Effect.flatMap((context) => makeNodeHandler(options).pipe(Effect.provideContext(context))),
+      Effect.flatMap((context) => makeNodeHandlers(options).pipe(Effect.provideContext(context))),
       Scope.provide(scope)
     )
   ).catch(async (error: unknown) => {
     await dispose()
     throw error
   })
-  return { handler, dispose }
+  return { handler: handlers.request, upgrade: handlers.upgrade, dispose }
 }
 
 /** A fetch-style `(Request) => Promise<Response>` handler and its `dispose`, for non-Node runtimes and tests. */
