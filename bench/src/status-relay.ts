@@ -8,7 +8,8 @@
  *    latency and the server's peak RSS.
  * The broker is `MAIKIT_TEST_MOSQUITTO_URL` when set, else a private mosquitto on a free port.
  * Settings: BENCH_SECONDS, BENCH_ROUNDS (throughput), BENCH_LATENCY_SECONDS (10), BENCH_FANOUT_SECONDS (30),
- * BENCH_FANOUT_CLIENTS (2000), BENCH_FANOUT_RATE (20), BENCH_PHASES (default throughput,latency,fanout).
+ * BENCH_FANOUT_CLIENTS (2000), BENCH_FANOUT_RATE (20), BENCH_PHASES (default throughput,latency,fanout),
+ * BENCH_NODE_OPTIONS (Node flags for both servers, e.g. `--max-semi-space-size=32`).
  */
 import Mqtt from "mqtt"
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
@@ -320,8 +321,10 @@ const fanout = async (servers: ReadonlyArray<RunningServer>) => {
 
 /** Fresh servers for each phase, so one phase's heap growth does not show up in the next one's RSS. */
 const withServers = async (env: Record<string, string>, phase: (candidate: RunningServer, baseline: RunningServer) => Promise<void>) => {
-  const candidate = await startServer("maikit relay", Path.join(here, "servers/relay.ts"), env)
-  const baseline = await startServer("bare node:http", Path.join(here, "servers/bare-relay.ts"), env)
+  const nodeOptions = process.env["BENCH_NODE_OPTIONS"]
+  const flags = nodeOptions === undefined ? env : { ...env, NODE_OPTIONS: nodeOptions }
+  const candidate = await startServer("maikit relay", Path.join(here, "servers/relay.ts"), flags)
+  const baseline = await startServer("bare node:http", Path.join(here, "servers/bare-relay.ts"), flags)
   try {
     await phase(candidate, baseline)
   } finally {
