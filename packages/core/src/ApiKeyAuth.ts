@@ -617,8 +617,9 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     const keyIndex = new Map<string, CheckRow>()
     let indexEpoch: string | undefined
 
+    /** The current key epoch; `undefined` if its row is gone, and then nothing may be served from the index. */
     const readEpoch = sql`SELECT epoch FROM api_key_epoch WHERE id = 1`.pipe(
-      Effect.map((rows) => String(rows[0]?.["epoch"])),
+      Effect.map((rows) => rows.length === 0 ? undefined : String(rows[0]?.["epoch"])),
       storage("check API key")
     )
 
@@ -642,10 +643,11 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     const storedKey = (digest: string): Effect.Effect<CheckRow | undefined, ApiKeyStorageError> => {
       if (keyIndexSize === 0) return readKey(digest)
       return Effect.flatMap(readEpoch, (epoch) => {
-        if (epoch !== indexEpoch) {
+        if (epoch !== indexEpoch || epoch === undefined) {
           keyIndex.clear()
           indexEpoch = epoch
         }
+        if (epoch === undefined) return readKey(digest)
         const indexed = keyIndex.get(digest)
         if (indexed !== undefined) return Effect.succeed(indexed)
         return Effect.map(readKey(digest), (row) => {
@@ -662,25 +664,29 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
         Effect.andThen(Effect.fail(new ApiKeyExpired({ api_key_id: row.id, message: "API密钥已过期" })))
       )
 
-    /** Why a stored key may not be used at `millis`, if it may not. */
-    const refusal = (row: CheckRow, millis: number): CheckFailure | undefined => {
+    /** Why a stored key, whose tenant and agent exist with these statuses, may not be used at `millis`. */
+    const refusal = (
+      row: CheckRow,
+      owners: { readonly tenant: string; readonly agent: string },
+      millis: number
+    ): CheckFailure | undefined => {
       if (row.status === "disabled") return new ApiKeyDisabled({ api_key_id: row.id, message: "API密钥已禁用" })
       if (row.status === "expired" || (row.expires_at !== null && effectiveStatus(row, naiveIso(millis)) === "expired")) {
         return new ApiKeyExpired({ api_key_id: row.id, message: "API密钥已过期" })
       }
-      if (row.tenant_status !== "active") {
+      if (owners.tenant !== "active") {
         return new ApiKeyOwnerInactive({
           api_key_id: row.id,
           owner: "tenant",
-          status: row.tenant_status ?? "deleted",
+          status: owners.tenant,
           message: "API密钥所属租户未激活"
         })
       }
-      if (row.agent_status !== "active") {
+      if (owners.agent !== "active") {
         return new ApiKeyOwnerInactive({
           api_key_id: row.id,
           owner: "agent",
-          status: row.agent_status ?? "deleted",
+          status: owners.agent,
           message: "API密钥所属Agent未激活"
         })
       }
@@ -703,9 +709,10 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
         ) {
           return Effect.fail(ApiKeyUnknown.of())
         }
+        const owners = { tenant: row.tenant_status, agent: row.agent_status }
         return Effect.clockWith((clock) => {
           const millis = clock.currentTimeMillisUnsafe()
-          const refused = refusal(row, millis)
+          const refused = refusal(row, owners, millis)
           if (refused === undefined) return Effect.succeed({ row, at: millis })
           return refused._tag === "ApiKeyExpired" && row.status === "active" ? expire(row, naiveIso(millis)) : Effect.fail(refused)
         })

@@ -242,6 +242,20 @@ for (const backend of backendNames) {
           assert.isAbove(yield* epoch, before)
         }))
 
+      test.effect("without its epoch row the index is bypassed, so a revocation still fails the next check", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const sql = yield* SqlClient.SqlClient
+          const { key, api_key } = yield* issue()
+          yield* auth.validate({ apiKey: api_key })
+          yield* Effect.gen(function*() {
+            yield* sql`DELETE FROM api_key_epoch`
+            yield* auth.validate({ apiKey: api_key })
+            yield* sql`UPDATE api_keys SET status = 'disabled' WHERE id = ${key.api_key_id}`
+            assert.strictEqual(yield* tagOf(auth.validate({ apiKey: api_key })), "ApiKeyDisabled")
+          }).pipe(Effect.ensuring(Effect.orDie(sql`INSERT INTO api_key_epoch (id, epoch) VALUES (1, 1000000)`)))
+        }))
+
       test.effect("forged and altered keys never validate", () =>
         Effect.gen(function*() {
           const auth = yield* ApiKeyAuth.ApiKeyAuth
