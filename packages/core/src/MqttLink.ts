@@ -14,7 +14,7 @@
  * device at every boot) through the link chosen by `via`, or else through every connected link, once per
  * broker, and succeeds when a broker acknowledged it.
  */
-import { Clock, Context, Deferred, Duration, Effect, Exit, FiberMap, Layer, Option, Queue, Random, Schema, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, FiberMap, Layer, Option, Random, Schema, Stream } from "effect"
 import Mqtt from "mqtt"
 import type { IClientOptions, MqttClient } from "mqtt"
 import { DeviceConfigDisabled, MqttLinkUnavailable, MqttPublishError } from "./MqttLinkError.ts"
@@ -298,14 +298,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     })
   }
 
-  /** Publishes statuses in order, in one go: a backlog left by a stall drains in one turn, not one per turn. */
-  const publishStatuses = (runtime: Runtime, client: MqttClient, statuses: Iterable<StatusEvent.StatusPayload>) =>
-    Effect.clockWith((clock) =>
-      Effect.sync(() => {
-        for (const status of statuses) publishStatus(runtime, client, clock, status)
-      })
-    )
-
   type Outcome =
     | { readonly _tag: "Refused"; readonly error: Error }
     | { readonly _tag: "Lost"; readonly reason: string; readonly upFor: number }
@@ -325,8 +317,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         )
         return { _tag: "Refused", error: error instanceof Error ? error : new Error(describe(error)) } as Outcome
       }
-      const since = yield* Clock.currentTimeMillis
-      const updates = yield* bus.subscribe({ buffer: 64, changesOnly: true })
+      const clock = yield* Clock.Clock
+      const since = clock.currentTimeMillisUnsafe()
       runtime.client = connection.client
       runtime.state = {
         ...runtime.state,
@@ -338,14 +330,12 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       runtime.subscribed = new Set()
       syncSubscriptions(runtime)
       yield* Effect.addFinalizer(() => Effect.sync(() => (runtime.client = undefined)))
-      yield* publishStatuses(runtime, connection.client, [yield* bus.current])
-      const follow = Queue.takeAll(updates).pipe(
-        Effect.flatMap((batch) => publishStatuses(runtime, connection.client, batch)),
-        Effect.forever,
-        // The bus ended: the relay is shutting down and this scope closes next.
-        Effect.catchTag("Done", () => Effect.never)
-      )
-      const reason = yield* Effect.raceFirst(Deferred.await(connection.closed), follow)
+      // Every change is published in the publisher's turn, so it reaches the broker with no fiber wake-up in
+      // between. Listening starts before the current status is read: a change in between is published twice,
+      // never lost.
+      yield* bus.listen((update) => publishStatus(runtime, connection.client, clock, update), { changesOnly: true })
+      publishStatus(runtime, connection.client, clock, yield* bus.current)
+      const reason = yield* Deferred.await(connection.closed)
       const upFor = (yield* Clock.currentTimeMillis) - since
       return { _tag: "Lost", reason, upFor } as Outcome
     }))

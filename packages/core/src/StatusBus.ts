@@ -40,6 +40,17 @@ export interface Service {
     never,
     Scope.Scope
   >
+  /**
+   * Calls `listener` with every update (with `changesOnly`, only those that changed the aggregate code),
+   * synchronously in the publisher's turn, for the scope's lifetime. It saves the queue and the fiber wake-up
+   * per update that `subscribe` costs, so it suits work that is small and never waits (keeping a history,
+   * writing to non-blocking sockets). A listener that throws is logged; the publisher and the other
+   * subscribers carry on.
+   */
+  readonly listen: (
+    listener: (update: StatusEvent.StatusUpdate) => void,
+    options?: { readonly changesOnly?: boolean }
+  ) => Effect.Effect<void, never, Scope.Scope>
   /** Every update: each accepted event and each expiry. */
   readonly updates: Stream.Stream<StatusEvent.StatusUpdate>
   /** Only the updates that changed the aggregate code. */
@@ -53,7 +64,26 @@ interface Session {
   receivedAt: number
 }
 
-const iso = (millis: number) => new Date(millis).toISOString()
+/**
+ * `new Date(millis).toISOString()` that formats a whole date only once a minute: every accepted event needs
+ * its receipt time, and `toISOString` was the bus's largest cost per event.
+ */
+const isoFormatter = () => {
+  let minute = Number.NaN
+  let prefix = ""
+  return (millis: number): string => {
+    const currentMinute = Math.floor(millis / 60_000)
+    if (currentMinute !== minute) {
+      const full = new Date(currentMinute * 60_000).toISOString()
+      minute = currentMinute
+      prefix = full.slice(0, -7)
+    }
+    const withinMinute = millis - currentMinute * 60_000
+    const seconds = Math.floor(withinMinute / 1000)
+    const milliseconds = withinMinute - seconds * 1000
+    return `${prefix}${seconds < 10 ? "0" : ""}${seconds}.${milliseconds < 10 ? "00" : milliseconds < 100 ? "0" : ""}${milliseconds}Z`
+  }
+}
 
 const rank = (session: Session) => StatusEvent.priority[session.state.code]
 
@@ -73,12 +103,14 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const maxSessions = Math.max(1, options.maxSessions ?? defaultMaxSessions)
   const defaultBuffer = Math.max(1, options.subscriberBuffer ?? defaultSubscriberBuffer)
 
+  const clock = yield* Clock.Clock
+  const iso = isoFormatter()
   const sessions = new Map<string, Session>()
   const broadcast = new Broadcast<StatusEvent.StatusUpdate>()
   let seq = 0
   let aggregate: { code: StatusEvent.StatusCode; timestamp: string; sessionId: string | null } = {
     code: "idle",
-    timestamp: iso(yield* Clock.currentTimeMillis),
+    timestamp: iso(clock.currentTimeMillisUnsafe()),
     sessionId: null
   }
 
@@ -89,6 +121,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     }
     return best
   }
+
+  /** What listeners threw while the current publish or sweep emitted; logged once it is done. */
+  let listenerFailures: Array<unknown> | undefined
 
   const emit = (reason: StatusEvent.StatusUpdate["reason"], session: StatusEvent.SessionState, now: number) => {
     const previous = aggregate.code
@@ -105,8 +140,19 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       session,
       sessions: sessions.size
     }
-    broadcast.publish(update)
+    const failures = broadcast.publish(update)
+    if (failures !== undefined) (listenerFailures ??= []).push(...failures)
     return update
+  }
+
+  const reportListenerFailures = <A>(result: A): Effect.Effect<A> => {
+    if (listenerFailures === undefined) return Effect.succeed(result)
+    const failures = listenerFailures
+    listenerFailures = undefined
+    return Effect.as(
+      Effect.forEach(failures, (failure) => Effect.logError("status bus: a listener failed", failure), { discard: true }),
+      result
+    )
   }
 
   const evictOldest = () => {
@@ -118,63 +164,62 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   }
 
   const publish = (event: StatusEvent.EventInput) =>
-    Effect.clockWith((clock) =>
-      Effect.sync((): Option.Option<StatusEvent.StatusUpdate> => {
-        const now = clock.currentTimeMillisUnsafe()
-        const sessionId = event.session_id ?? StatusEvent.defaultSessionId
-        const eventTime = event.timestamp === undefined ? undefined : StatusEvent.parseTimestamp(event.timestamp)
-        const existing = sessions.get(sessionId)
-        if (
-          existing !== undefined && eventTime !== undefined && existing.eventTime !== undefined &&
-          eventTime < existing.eventTime
-        ) {
-          return Option.none()
-        }
-        const agent = event.agent ?? existing?.state.agent
-        const label = event.label ?? existing?.state.label
-        const state: StatusEvent.SessionState = {
-          session_id: sessionId,
-          code: event.code,
-          timestamp: event.timestamp ?? iso(now),
-          ...(agent === undefined ? {} : { agent }),
-          ...(label === undefined ? {} : { label }),
-          updated_at: iso(now)
-        }
-        if (existing === undefined && sessions.size >= maxSessions) evictOldest()
-        // Re-inserting keeps the map in least-recently-updated order for eviction and sweeping.
-        sessions.delete(sessionId)
-        const session: Session = { state, eventTime, receivedAt: now }
-        sessions.set(sessionId, session)
-        if (deadlineOf(session) < scheduled) {
-          scheduled = deadlineOf(session)
-          Queue.offerUnsafe(wake, undefined)
-        }
-        return Option.some(emit("event", state, now))
-      })
-    )
+    Effect.suspend(() => reportListenerFailures(record(event, clock.currentTimeMillisUnsafe())))
+
+  const record = (event: StatusEvent.EventInput, now: number): Option.Option<StatusEvent.StatusUpdate> => {
+    const sessionId = event.session_id ?? StatusEvent.defaultSessionId
+    const eventTime = event.timestamp === undefined ? undefined : StatusEvent.parseTimestamp(event.timestamp)
+    const existing = sessions.get(sessionId)
+    if (
+      existing !== undefined && eventTime !== undefined && existing.eventTime !== undefined &&
+      eventTime < existing.eventTime
+    ) {
+      return Option.none()
+    }
+    const agent = event.agent ?? existing?.state.agent
+    const label = event.label ?? existing?.state.label
+    const receivedAt = iso(now)
+    const timestamp = event.timestamp ?? receivedAt
+    // One literal per shape (no spreads): this runs for every event.
+    const state: StatusEvent.SessionState = agent === undefined
+      ? label === undefined
+        ? { session_id: sessionId, code: event.code, timestamp, updated_at: receivedAt }
+        : { session_id: sessionId, code: event.code, timestamp, label, updated_at: receivedAt }
+      : label === undefined
+      ? { session_id: sessionId, code: event.code, timestamp, agent, updated_at: receivedAt }
+      : { session_id: sessionId, code: event.code, timestamp, agent, label, updated_at: receivedAt }
+    if (existing === undefined && sessions.size >= maxSessions) evictOldest()
+    // Re-inserting keeps the map in least-recently-updated order for eviction and sweeping.
+    sessions.delete(sessionId)
+    const session: Session = { state, eventTime, receivedAt: now }
+    sessions.set(sessionId, session)
+    if (deadlineOf(session) < scheduled) {
+      scheduled = deadlineOf(session)
+      Queue.offerUnsafe(wake, undefined)
+    }
+    return Option.some(emit("event", state, now))
+  }
 
   // The sweeper sleeps until the earliest deadline; a publish wakes it only when it creates an earlier one.
   const wake = yield* Queue.sliding<void>(1)
   let scheduled = Number.POSITIVE_INFINITY
   const deadlineOf = (session: Session) => session.receivedAt + ttlOf(session.state.code)
 
-  const sweep = Effect.clockWith((clock) =>
-    Effect.sync(() => {
-      const now = clock.currentTimeMillisUnsafe()
-      let next = Number.POSITIVE_INFINITY
-      for (const session of sessions.values()) {
-        const deadline = deadlineOf(session)
-        if (deadline <= now) {
-          sessions.delete(session.state.session_id)
-          emit("expired", session.state, now)
-        } else if (deadline < next) {
-          next = deadline
-        }
+  const sweep = Effect.suspend(() => {
+    const now = clock.currentTimeMillisUnsafe()
+    let next = Number.POSITIVE_INFINITY
+    for (const session of sessions.values()) {
+      const deadline = deadlineOf(session)
+      if (deadline <= now) {
+        sessions.delete(session.state.session_id)
+        emit("expired", session.state, now)
+      } else if (deadline < next) {
+        next = deadline
       }
-      scheduled = next
-      return next === Number.POSITIVE_INFINITY ? undefined : next - now
-    })
-  )
+    }
+    scheduled = next
+    return reportListenerFailures(next === Number.POSITIVE_INFINITY ? undefined : next - now)
+  })
 
   const sweeper = Effect.gen(function*() {
     const wait = yield* sweep
@@ -202,6 +247,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     publish,
     current,
     subscribe,
+    listen: (listener, listenOptions) =>
+      broadcast.listen(listener, listenOptions?.changesOnly === true ? changed : undefined),
     updates,
     changes: Stream.unwrap(Effect.map(subscribe({ changesOnly: true }), Stream.fromQueue))
   })

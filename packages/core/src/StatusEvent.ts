@@ -42,12 +42,16 @@ export const bleModes: Readonly<Record<StatusCode, string>> = {
 }
 
 // RFC 3339 / ISO 8601 date-time; the zone may be omitted (then it is local time, as Python's isoformat()
-// writes it) and fractions may carry up to nanoseconds (Go's RFC3339Nano).
-const isoDateTime = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$/
+// writes it) and fractions may carry up to nanoseconds (Go's RFC3339Nano). Captures the separator and the
+// fraction's digits beyond milliseconds, the two things Date.parse needs rewritten.
+const isoDateTime = /^\d{4}-\d{2}-\d{2}([Tt ])\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3}(\d{0,6}))?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$/
 
 /** Milliseconds since the epoch for an ISO 8601 timestamp, or `NaN` when it is not one. */
 export const parseTimestamp = (timestamp: string): number => {
-  if (!isoDateTime.test(timestamp)) return Number.NaN
+  const match = isoDateTime.exec(timestamp)
+  if (match === null) return Number.NaN
+  const beyondMillis = match[2]
+  if (match[1] !== " " && (beyondMillis === undefined || beyondMillis === "")) return Date.parse(timestamp)
   // Date.parse keeps only milliseconds; trim longer fractions so nanosecond stamps parse everywhere.
   return Date.parse(timestamp.replace(/(\.\d{3})\d+/, "$1").replace(" ", "T"))
 }

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Queue, Schema, Stream } from "effect"
+import { Effect, Exit, Fiber, Logger, Option, Queue, Schema, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { StatusBus } from "../src/StatusBus.ts"
 import * as StatusEvent from "../src/StatusEvent.ts"
@@ -11,6 +11,14 @@ const publish = (event: StatusEvent.EventInput) =>
   StatusBus.use((service) => service.publish(event))
 
 const current = StatusBus.use((service) => service.current)
+
+/** Runs `effect` and returns the messages it logged. */
+const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const lines: Array<string> = []
+    const logger = Logger.make(({ message }) => lines.push(String(message)))
+    return effect.pipe(Effect.provide(Logger.layer([logger])), Effect.as(lines))
+  })
 
 describe("StatusBus aggregate", () => {
   it.effect("what needs the user beats errors beats work beats idle; ties go to the newest", () =>
@@ -157,6 +165,43 @@ describe("StatusBus subscribers", () => {
       assert.deepStrictEqual(backlog.map((u) => u.seq), [9997, 9998, 9999, 10_000])
     }).pipe(Effect.scoped, bus({ subscriberBuffer: 20_000 })))
 
+  it.effect("listeners get each update in the publisher's turn; one that throws is logged and skipped", () =>
+    Effect.gen(function*() {
+      const service = yield* StatusBus
+      const every: Array<number> = []
+      const changes: Array<StatusEvent.StatusCode> = []
+      const listening = yield* Scope.make()
+      yield* service.listen(() => {
+        throw new Error("listener bug")
+      }).pipe(Scope.provide(listening))
+      yield* service.listen((update) => every.push(update.seq)).pipe(Scope.provide(listening))
+      yield* service.listen((update) => changes.push(update.code), { changesOnly: true }).pipe(Scope.provide(listening))
+      const logged = yield* Effect.gen(function*() {
+        yield* service.publish({ code: "busy", session_id: "a" })
+        assert.deepStrictEqual(every, [1])
+        yield* service.publish({ code: "busy", session_id: "a" })
+        const third = yield* service.publish({ code: "error", session_id: "b" })
+        assert.strictEqual(Option.getOrThrow(third).seq, 3)
+      }).pipe(captureLogs)
+      assert.deepStrictEqual(every, [1, 2, 3])
+      assert.deepStrictEqual(changes, ["busy", "error"])
+      assert.strictEqual(logged.filter((line) => line.includes("a listener failed")).length, 3)
+      yield* Scope.close(listening, Exit.void)
+      yield* service.publish({ code: "idle", session_id: "b" })
+      assert.deepStrictEqual(every, [1, 2, 3])
+    }).pipe(bus()))
+
+  it.effect("receipt times are ISO 8601 to the millisecond across minute and year boundaries", () =>
+    Effect.gen(function*() {
+      for (const at of ["2026-06-27T10:00:59.007Z", "2026-06-27T10:01:00.000Z", "2026-12-31T23:59:59.999Z", "2027-01-01T00:00:00.050Z"]) {
+        yield* TestClock.setTime(Date.parse(at))
+        yield* publish({ code: "busy", session_id: "clock" })
+        const session = (yield* current).sessions.find((s) => s.session_id === "clock")
+        assert.strictEqual(session?.updated_at, at)
+        assert.strictEqual(session?.timestamp, at)
+      }
+    }).pipe(bus()))
+
   it.effect("ends subscribers' streams when the bus closes", () =>
     Effect.gen(function*() {
       const collected = yield* Effect.gen(function*() {
@@ -170,6 +215,25 @@ describe("StatusBus subscribers", () => {
       const result = yield* Fiber.join(collected)
       assert.deepStrictEqual(result.map((u) => u.code), ["init"])
     }))
+})
+
+describe("StatusEvent.parseTimestamp", () => {
+  it("reads every accepted form as Date.parse reads its millisecond, T-separated equivalent", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["2026-06-27T14:30:00Z", "2026-06-27T14:30:00Z"],
+      ["2026-06-27T14:30:00.123Z", "2026-06-27T14:30:00.123Z"],
+      ["2026-06-27T14:30:00.123456789Z", "2026-06-27T14:30:00.123Z"],
+      ["2026-06-27 14:30:00.5+08:00", "2026-06-27T14:30:00.5+08:00"],
+      ["2026-06-27T14:30:00.1234", "2026-06-27T14:30:00.123"],
+      ["2026-06-27T14:30", "2026-06-27T14:30"]
+    ]
+    for (const [text, equivalent] of cases) {
+      assert.strictEqual(StatusEvent.parseTimestamp(text), Date.parse(equivalent), text)
+    }
+    for (const bad of ["", "nope", "2026-06-27", "2026-06-27T14:30:00.1234567890Z", "2026-06-27T14:30:00Zjunk"]) {
+      assert.isNaN(StatusEvent.parseTimestamp(bad), bad)
+    }
+  })
 })
 
 describe("StatusEvent schemas", () => {

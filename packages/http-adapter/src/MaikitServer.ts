@@ -66,12 +66,33 @@ export const clientHeaders = ["X-Client-Name", "X-Client-Version", "X-Request-Ti
 
 const publicPaths = new Set(["/", "/docs", "/openapi.json"])
 
-const corsMiddleware = HttpMiddleware.cors({
+const preflight = HttpMiddleware.cors({
   allowedOrigins: () => true,
   allowedMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
   credentials: true,
   maxAge: 600
 })
+
+const withoutOrigin = { vary: "Origin", "access-control-allow-credentials": "true" }
+
+/**
+ * CORS for any origin, with credentials. Preflights go to Effect's middleware; other responses get their
+ * headers here, in one `setHeaders`, because Effect's per-request header records and `Vary` parsing are a
+ * measurable share of the hottest routes (the relay's `POST /api/event`).
+ */
+const withCors = (
+  request: HttpServerRequest.HttpServerRequest,
+  response: HttpServerResponse.HttpServerResponse
+): HttpServerResponse.HttpServerResponse => {
+  const origin = request.headers["origin"]
+  const vary = response.headers["vary"]
+  const headers = origin === undefined
+    ? withoutOrigin
+    : { "access-control-allow-origin": origin, vary: "Origin", "access-control-allow-credentials": "true" }
+  if (vary === undefined) return HttpServerResponse.setHeaders(response, headers)
+  const varies = vary.split(",").some((name) => name.trim().toLowerCase() === "origin" || name.trim() === "*")
+  return HttpServerResponse.setHeaders(response, { ...headers, vary: varies ? vary : `${vary}, Origin` })
+}
 
 const presentedToken = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
   const authorization = request.headers["authorization"]
@@ -158,24 +179,29 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
       }
     })
 
-  const guarded = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-    HttpServerRequest.HttpServerRequest.use((request) => {
-      const requiresToken = Option.isSome(token) && request.method !== "OPTIONS" &&
-        !publicPaths.has(pathOf(request.url)) && !checksToken(pathOf(request.url))
+  const guarded = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) => {
+    const answer = (request: HttpServerRequest.HttpServerRequest) => {
+      const requiresToken = Option.isSome(token) && !publicPaths.has(pathOf(request.url)) &&
+        !checksToken(pathOf(request.url))
       if (requiresToken) {
         const presented = presentedToken(request)
         if (presented === undefined || !constantTimeEquals(presented, token.value)) {
           const errors = errorsFor(pathOf(request.url)) ?? fallback
-          if (errors !== undefined) return Effect.sync(() => ApiFamily.respond(errors.unauthorized))
+          if (errors !== undefined) return Effect.sync(() => withCors(request, ApiFamily.respond(errors.unauthorized)))
         }
       }
-      return app.pipe(
-        Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize),
-        Effect.catchCause((cause) => shapeFailure(request, cause))
-      )
-    })
+      return Effect.matchCauseEffect(Effect.provideService(app, HttpIncomingMessage.MaxBodySize, maxBodySize), {
+        onFailure: (cause) => Effect.map(shapeFailure(request, cause), (response) => withCors(request, response)),
+        onSuccess: (response) => Effect.succeed(withCors(request, response))
+      })
+    }
+    const preflightAnswer = preflight(app)
+    return HttpServerRequest.HttpServerRequest.use((request) =>
+      request.method === "OPTIONS" ? preflightAnswer : answer(request)
+    )
+  }
 
-  const middleware = HttpRouter.middleware((app) => corsMiddleware(guarded(app)), { global: true })
+  const middleware = HttpRouter.middleware(guarded, { global: true })
 
   const page = HttpServerResponse.html(homePage(title, families.map((f) => f.name)))
   const root = families.find((family) => family.root !== undefined)?.root

@@ -1,7 +1,7 @@
 /**
  * The status stream as Server-Sent Events, for `GET /api/events` or any host that hands over a Node response.
- * One fiber takes the bus's updates, encodes each once and writes the same frame to every client in one
- * loop, so a delivery costs a `write` and no per-client fiber, queue or encoding.
+ * Each update is encoded once and written to every client in one loop, in the publisher's turn (a bus
+ * listener), so a delivery costs a `write` and no fiber wake-up, per-client queue or encoding.
  *
  * The stream: `retry: 3000`, then `event: connected` with the current snapshot, then one `event: status` per
  * update (`{code, timestamp}` of the aggregate, plus `seq`, `reason`, the session concerned and the number of
@@ -13,7 +13,7 @@
  * coalesced — it gets no more frames until the buffer drains, and then only the latest status — and a client
  * that stays blocked longer than `maxLag` is disconnected (its EventSource reconnects and resumes by id).
  */
-import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
+import { Clock, Context, Duration, Effect, Layer } from "effect"
 import { StatusBus, type StatusEvent } from "@maikit/core"
 
 export interface Options {
@@ -141,27 +141,19 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       })
     }\n\n`
 
-  const broadcast = (updates: ReadonlyArray<StatusEvent.StatusUpdate>) => {
+  const deliver = (update: StatusEvent.StatusUpdate) => {
+    const frame: Frame = { seq: update.seq, update, text: undefined }
+    remember(frame)
+    lastSeq = frame.seq
+    if (clients.size === 0) return
     const now = Date.now()
-    for (const update of updates) {
-      const frame: Frame = { seq: update.seq, update, text: undefined }
-      remember(frame)
-      lastSeq = frame.seq
-      if (clients.size === 0) continue
-      const text = textOf(frame)
-      for (const client of clients) {
-        if (frame.seq > client.after) send(client, text, now)
-      }
+    const text = textOf(frame)
+    for (const client of clients) {
+      if (frame.seq > client.after) send(client, text, now)
     }
   }
 
-  const updates = yield* bus.subscribe({ buffer: 8192 })
-  yield* Queue.takeAll(updates).pipe(
-    Effect.flatMap((batch) => Effect.sync(() => broadcast(batch))),
-    Effect.forever,
-    Effect.catchTag("Done", () => Effect.void),
-    Effect.forkScoped
-  )
+  yield* bus.listen(deliver)
 
   yield* Effect.sync(() => {
     const now = Date.now()

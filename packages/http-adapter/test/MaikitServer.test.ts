@@ -230,8 +230,14 @@ describe("MaikitServer CORS, docs and access token", () => {
 
       const simple = yield* call(`${base}/api/v1/system/health`, { headers: { origin: "http://example.test" } })
       assert.strictEqual(simple.headers.get("access-control-allow-origin"), "http://example.test")
+      assert.strictEqual(simple.headers.get("access-control-allow-credentials"), "true")
+      assert.strictEqual(simple.headers.get("vary"), "Origin")
       const notFound = yield* call(`${base}/api/v1/missing`, { headers: { origin: "http://example.test" } })
       assert.strictEqual(notFound.headers.get("access-control-allow-origin"), "http://example.test")
+      // Without an Origin there is nothing to allow, but caches must still know the answer depends on it.
+      const sameOrigin = yield* call(`${base}/api/v1/system/health`)
+      assert.isNull(sameOrigin.headers.get("access-control-allow-origin"))
+      assert.strictEqual(sameOrigin.headers.get("vary"), "Origin")
     }).pipe(Effect.scoped))
 
   it.live("serves a home page, an OpenAPI document and Swagger UI with no external assets", () =>
@@ -258,8 +264,12 @@ describe("MaikitServer CORS, docs and access token", () => {
       const anonymous = yield* call(`${base}/api/v1/system/health`)
       assert.strictEqual(anonymous.status, 401)
       assert.deepStrictEqual(JSON.parse(anonymous.body), { detail: "Not authenticated" })
-      const wrong = yield* call(`${base}/api/v1/system/health`, { headers: { authorization: "Bearer nope" } })
+      const wrong = yield* call(`${base}/api/v1/system/health`, {
+        headers: { authorization: "Bearer nope", origin: "http://a.test" }
+      })
       assert.strictEqual(wrong.status, 401)
+      // A browser can read why it was refused.
+      assert.strictEqual(wrong.headers.get("access-control-allow-origin"), "http://a.test")
       const bearer = yield* call(`${base}/api/v1/system/health`, { headers: { authorization: "Bearer s3cret" } })
       assert.strictEqual(bearer.status, 200)
       const header = yield* call(`${base}/api/v1/system/health`, { headers: { "x-maikit-token": "s3cret" } })
