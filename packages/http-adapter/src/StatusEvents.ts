@@ -1,7 +1,9 @@
 /**
  * The status stream as Server-Sent Events, for `GET /api/events` or any host that hands over a Node response.
- * Each update is encoded once and written to every client in one loop, in the publisher's turn (a bus
- * listener), so a delivery costs a `write` and no fiber wake-up, per-client queue or encoding.
+ * Each update is recorded in the publisher's turn (a bus listener), which costs nothing more while no client
+ * is connected. A few clients get the frame in that same turn; with many, one fiber writes the frames recorded
+ * since its last turn to every client in one loop, so the publisher never waits for a large fan-out. Either
+ * way a frame is encoded once, and a delivery costs a `write` and no per-client fiber, queue or encoding.
  *
  * The stream: `retry: 3000`, then `event: connected` with the current snapshot, then one `event: status` per
  * update (`{code, timestamp}` of the aggregate, plus `seq`, `reason`, the session concerned and the number of
@@ -13,7 +15,7 @@
  * coalesced — it gets no more frames until the buffer drains, and then only the latest status — and a client
  * that stays blocked longer than `maxLag` is disconnected (its EventSource reconnects and resumes by id).
  */
-import { Clock, Context, Duration, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
 import { StatusBus, type StatusEvent } from "@maikit/core"
 
 export interface Options {
@@ -73,6 +75,13 @@ interface Frame {
 }
 
 const keepAliveFrame = ": keep-alive\n\n"
+
+/**
+ * Up to this many clients, frames are written in the publisher's turn: the few writes cost less than waking
+ * the fan-out fiber, and the event reaches a dashboard sooner. More clients are written by the fiber, so a
+ * publisher never waits for a large fan-out.
+ */
+const inlineFanout = 16
 
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const bus = yield* StatusBus.StatusBus
@@ -141,19 +150,55 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       })
     }\n\n`
 
-  const deliver = (update: StatusEvent.StatusUpdate) => {
-    const frame: Frame = { seq: update.seq, update, text: undefined }
-    remember(frame)
-    lastSeq = frame.seq
+  /** Frames newer than `seq`, oldest first (the ring holds consecutive sequence numbers). */
+  const framesAfter = (seq: number): Array<Frame> => {
+    const frames: Array<Frame> = []
+    for (let back = Math.min(lastSeq - seq, ring.length); back > 0; back--) {
+      const frame = ring[(ringStart + ring.length - back) % ring.length]
+      if (frame !== undefined) frames.push(frame)
+    }
+    return frames
+  }
+
+  let lastWritten = 0
+  let flushScheduled = false
+  const flushWanted = yield* Queue.sliding<void>(1)
+
+  const flush = () => {
+    flushScheduled = false
+    const frames = framesAfter(lastWritten)
+    lastWritten = lastSeq
     if (clients.size === 0) return
     const now = Date.now()
-    const text = textOf(frame)
-    for (const client of clients) {
-      if (frame.seq > client.after) send(client, text, now)
+    for (const frame of frames) {
+      const text = textOf(frame)
+      for (const client of clients) {
+        if (frame.seq > client.after) send(client, text, now)
+      }
     }
   }
 
-  yield* bus.listen(deliver)
+  const record = (update: StatusEvent.StatusUpdate) => {
+    remember({ seq: update.seq, update, text: undefined })
+    lastSeq = update.seq
+    if (clients.size === 0) {
+      lastWritten = lastSeq
+    } else if (flushScheduled) {
+      // Frames already wait for the fiber; this one goes after them.
+    } else if (clients.size <= inlineFanout) {
+      flush()
+    } else {
+      flushScheduled = true
+      Queue.offerUnsafe(flushWanted, undefined)
+    }
+  }
+
+  yield* bus.listen(record)
+  yield* Queue.take(flushWanted).pipe(
+    Effect.flatMap(() => Effect.sync(flush)),
+    Effect.forever,
+    Effect.forkScoped
+  )
 
   yield* Effect.sync(() => {
     const now = Date.now()

@@ -110,3 +110,28 @@ describe("StatusEvents slow clients", () => {
       assert.isTrue(yield* events.attach(client(true).sink))
     }).pipe(hub({ maxClients: 1 })))
 })
+
+describe("StatusEvents fan-out", () => {
+  it.live("a few clients and many get every frame once, in order, as the count crosses the inline limit", () =>
+    Effect.gen(function*() {
+      const events = yield* StatusEvents
+      const bus = yield* StatusBus.StatusBus
+      const first = client(true)
+      yield* events.attach(first.sink)
+      // Published in one turn: the single client gets each frame as it is published.
+      for (let i = 0; i < 5; i++) yield* bus.publish({ code: i % 2 === 0 ? "busy" : "idle", session_id: "s" })
+      assert.deepStrictEqual(seqs(first.received()), [1, 2, 3, 4, 5])
+      const crowd = Array.from({ length: 40 }, () => client(true))
+      for (const member of crowd) yield* events.attach(member.sink)
+      for (let i = 0; i < 50; i++) {
+        yield* bus.publish({ code: i % 2 === 0 ? "using_tool" : "reasoning", session_id: "s" })
+        if (i % 7 === 0) yield* Effect.yieldNow
+      }
+      const expectedCrowd = Array.from({ length: 50 }, (_, i) => i + 6)
+      yield* eventually("every client to get the last frame", Effect.sync(() =>
+        crowd.every((member) => seqs(member.received()).at(-1) === 55)
+      ))
+      assert.deepStrictEqual(seqs(first.received()), [1, 2, 3, 4, 5, ...expectedCrowd])
+      for (const member of crowd) assert.deepStrictEqual(seqs(member.received()), expectedCrowd)
+    }).pipe(hub({})))
+})
