@@ -57,6 +57,21 @@ export interface ApiFamily<R = never> {
    * page). The first family in a server that has one claims `/`.
    */
   readonly root?: Effect.Effect<HttpServerResponse.HttpServerResponse> | undefined
+  /** Built once per server, with the family's services; Node servers answer these first. */
+  readonly fastRoutes?: Effect.Effect<ReadonlyArray<FastRoute>, never, R> | undefined
+}
+
+/**
+ * A hot route's happy path, answered by a Node server straight from the request, without the application's
+ * per-request work. The server hands it the parsed JSON body of a plain request (no `Origin`, the right
+ * token, `application/json`, a known length within the limit); it returns the answer, or `undefined` to let
+ * the family's own route answer, which every error and unusual request gets anyway.
+ */
+export interface FastRoute {
+  readonly method: string
+  /** The exact request target: a query string or a trailing slash goes to the family's own route. */
+  readonly path: string
+  readonly answer: (body: unknown) => { readonly status: number; readonly json: string } | undefined
 }
 
 /** The services a set of families needs from the host, beyond what the server provides. */
@@ -73,4 +88,5 @@ export const make = <Id extends string, Groups extends HttpApiGroup.Constraint, 
   readonly owns: (path: string) => boolean
   readonly errors: ErrorShape
   readonly root?: Effect.Effect<HttpServerResponse.HttpServerResponse> | undefined
+  readonly fastRoutes?: Effect.Effect<ReadonlyArray<FastRoute>, never, R> | undefined
 }): ApiFamily<R> => ({ ...options, api: options.api as unknown as HttpApi.Top })

@@ -4,10 +4,12 @@
  * CORS for any origin, a body size limit, an optional access token, and error bodies in each family's own
  * shape for everything that fails before a handler answers. The same application can listen on its own
  * port (`layer`), or be mounted into a host's `node:http`, Express or Fastify server (`makeNodeHandler`,
- * `nodeHandler`) or any fetch-style runtime (`webHandler`).
+ * `nodeHandler`) or any fetch-style runtime (`webHandler`). Node servers also answer the families' fast
+ * routes (the relay's `POST /api/event`) before the application, for plain requests that succeed; every other
+ * request, and every error, is the application's.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { ByteSize, Cause, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
+import { ByteSize, Cause, Context, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
 import {
   HttpIncomingMessage,
   HttpMiddleware,
@@ -23,6 +25,7 @@ import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import * as ApiFamily from "./ApiFamily.ts"
 import { classify } from "./internal/errorResponses.ts"
+import * as FastLane from "./internal/fastLane.ts"
 import { homePage } from "./internal/homePage.ts"
 import { RouteTable } from "./internal/RouteTable.ts"
 
@@ -54,6 +57,11 @@ export interface Options<Families extends ReadonlyArray<ApiFamily.ApiFamily<unkn
   /** When set, every route but the home page and the docs needs it (Bearer, `X-Maikit-Token` or `?token=`). */
   readonly accessToken?: Option.Option<Redacted.Redacted<string>>
   readonly title?: string
+  /**
+   * Whether Node servers answer the families' fast routes (the relay's `POST /api/event`) straight from the
+   * request. Default true; false sends every request through the application.
+   */
+  readonly fastLane?: boolean
 }
 
 /** The services the families of `Options` need from the host. */
@@ -63,6 +71,12 @@ export type Requirements<Families extends ReadonlyArray<ApiFamily.ApiFamily<unkn
 
 /** The headers MaiLauncher's client sends on every request; any other requested header is allowed too. */
 export const clientHeaders = ["X-Client-Name", "X-Client-Version", "X-Request-Time"] as const
+
+const bodyLimit = (options: { readonly maxBodyBytes?: number | undefined }) => options.maxBodyBytes ?? 1024 * 1024
+
+/** The body limit for a whole server, so that the guard need not set it for every request. */
+const serverBodyLimit = (options: { readonly maxBodyBytes?: number | undefined }) =>
+  Layer.succeed(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(bodyLimit(options)))
 
 const publicPaths = new Set(["/", "/docs", "/openapi.json"])
 
@@ -94,13 +108,17 @@ const withCors = (
   return HttpServerResponse.setHeaders(response, { ...headers, vary: varies ? vary : `${vary}, Origin` })
 }
 
-const presentedToken = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
-  const authorization = request.headers["authorization"]
-  if (authorization !== undefined && /^bearer /i.test(authorization)) return authorization.slice(7).trim()
-  const header = request.headers["x-maikit-token"]
-  if (header !== undefined) return header
-  const query = request.url.indexOf("?")
-  return query === -1 ? undefined : new URLSearchParams(request.url.slice(query + 1)).get("token") ?? undefined
+/** The token a request presents; `headers` may be Effect's or Node's (whose repeated headers are arrays). */
+const presentedToken = (
+  headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
+  url: string
+): string | undefined => {
+  const authorization = headers["authorization"]
+  if (typeof authorization === "string" && /^bearer /i.test(authorization)) return authorization.slice(7).trim()
+  const header = headers["x-maikit-token"]
+  if (typeof header === "string") return header
+  const query = url.indexOf("?")
+  return query === -1 ? undefined : new URLSearchParams(url.slice(query + 1)).get("token") ?? undefined
 }
 
 const constantTimeEquals = (a: string, b: string): boolean => {
@@ -109,6 +127,55 @@ const constantTimeEquals = (a: string, b: string): boolean => {
   let difference = left.length ^ right.length
   for (let i = 0; i < right.length; i++) difference |= (left[i % Math.max(left.length, 1)] ?? 0) ^ (right[i] ?? 0)
   return difference === 0
+}
+
+const accessTokenOf = (options: { readonly accessToken?: Option.Option<Redacted.Redacted<string>> | undefined }) =>
+  Option.map(options.accessToken ?? Option.none(), Redacted.value)
+
+/** The families' fast routes, built with their services; none when the options turn the lane off. */
+const fastRoutesOf = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR>(
+  options: Options<Families, MountsR>
+) =>
+  options.fastLane === false
+    ? Effect.succeed([])
+    : Effect.map(
+      Effect.forEach(options.families, (family) => family.fastRoutes ?? Effect.succeed([])),
+      (routes) => routes.flat()
+    ) as Effect.Effect<ReadonlyArray<ApiFamily.FastRoute>, never, Requirements<Families>>
+
+const makeLane = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR>(
+  options: Options<Families, MountsR>,
+  routes: ReadonlyArray<ApiFamily.FastRoute>,
+  fallback: FastLane.LaneOptions["fallback"]
+): FastLane.Lane | undefined => {
+  if (routes.length === 0) return undefined
+  const token = accessTokenOf(options)
+  return FastLane.make({
+    routes,
+    maxBodyBytes: bodyLimit(options),
+    authorized: (request) => {
+      if (Option.isNone(token)) return true
+      const presented = presentedToken(request.headers, request.url ?? "")
+      return presented !== undefined && constantTimeEquals(presented, token.value)
+    },
+    headers: withoutOrigin,
+    fallback
+  })
+}
+
+/** A Node server that offers each request to the lane before its `request` listeners (the application). */
+class LaneServer extends Http.Server {
+  private readonly lane: FastLane.Lane | undefined
+  constructor(makeLaneWith: (fallback: FastLane.LaneOptions["fallback"]) => FastLane.Lane | undefined) {
+    super()
+    this.lane = makeLaneWith((request, response) => super.emit("request", request, response))
+  }
+  override emit(event: string, ...args: Array<unknown>): boolean {
+    if (event === "request" && this.lane?.(args[0] as Http.IncomingMessage, args[1] as Http.ServerResponse) === true) {
+      return true
+    }
+    return super.emit(event, ...args)
+  }
 }
 
 const pathOf = (url: string) => {
@@ -144,9 +211,9 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
 ): Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families> | MountsR> => {
   const families = options.families
   const mounts = options.mounts ?? []
-  const limit = options.maxBodyBytes ?? 1024 * 1024
+  const limit = bodyLimit(options)
   const maxBodySize = ByteSize.bytes(limit)
-  const token = Option.map(options.accessToken ?? Option.none(), Redacted.value)
+  const token = accessTokenOf(options)
   const title = options.title ?? "MaiKit API"
   const table = RouteTable.fromApis(families.map((family) => family.api), [
     { method: "GET", path: "/" },
@@ -179,26 +246,34 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
       }
     })
 
+  const unauthorized = (request: HttpServerRequest.HttpServerRequest) => {
+    const path = pathOf(request.url)
+    if (Option.isNone(token) || publicPaths.has(path) || checksToken(path)) return undefined
+    const presented = presentedToken(request.headers, request.url)
+    if (presented !== undefined && constantTimeEquals(presented, token.value)) return undefined
+    const errors = errorsFor(path) ?? fallback
+    return errors === undefined ? undefined : withCors(request, ApiFamily.respond(errors.unauthorized))
+  }
+
   const guarded = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) => {
-    const answer = (request: HttpServerRequest.HttpServerRequest) => {
-      const requiresToken = Option.isSome(token) && !publicPaths.has(pathOf(request.url)) &&
-        !checksToken(pathOf(request.url))
-      if (requiresToken) {
-        const presented = presentedToken(request)
-        if (presented === undefined || !constantTimeEquals(presented, token.value)) {
-          const errors = errorsFor(pathOf(request.url)) ?? fallback
-          if (errors !== undefined) return Effect.sync(() => withCors(request, ApiFamily.respond(errors.unauthorized)))
-        }
-      }
-      return Effect.matchCauseEffect(Effect.provideService(app, HttpIncomingMessage.MaxBodySize, maxBodySize), {
-        onFailure: (cause) => Effect.map(shapeFailure(request, cause), (response) => withCors(request, response)),
-        onSuccess: (response) => Effect.succeed(withCors(request, response))
-      })
-    }
+    // Built once; a request only picks one of them.
+    const answer = (inner: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+      inner.pipe(
+        Effect.catchCause((cause) => HttpServerRequest.HttpServerRequest.use((request) => shapeFailure(request, cause))),
+        Effect.flatMap((response) => HttpServerRequest.HttpServerRequest.useSync((request) => withCors(request, response)))
+      )
+    const answerWithinLimit = answer(app)
+    const answerLimited = answer(Effect.provideService(app, HttpIncomingMessage.MaxBodySize, maxBodySize))
     const preflightAnswer = preflight(app)
-    return HttpServerRequest.HttpServerRequest.use((request) =>
-      request.method === "OPTIONS" ? preflightAnswer : answer(request)
-    )
+    return Effect.withFiber((fiber) => {
+      const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+      if (request.method === "OPTIONS") return preflightAnswer
+      const refusal = unauthorized(request)
+      if (refusal !== undefined) return Effect.succeed(refusal)
+      // `layer`, `makeNodeHandlers` and `webHandler` set the limit for the whole server; a host serving
+      // `routes` itself may not have, and then it is set here for the request.
+      return fiber.getRef(HttpIncomingMessage.MaxBodySize) === maxBodySize ? answerWithinLimit : answerLimited
+    })
   }
 
   const middleware = HttpRouter.middleware(guarded, { global: true })
@@ -242,17 +317,19 @@ export interface ListenOptions {
 export const layer = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR = never>(
   options: Options<Families, MountsR> & ListenOptions
 ) => {
-  const server = HttpRouter.serve(routes(options), {
-    disableLogger: true,
-    disableListenLog: true,
-    routerConfig: { ignoreTrailingSlash: true }
-  }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(() => Http.createServer(), {
-      host: options.host,
-      port: options.port,
-      websocket: { maxPayload: options.maxWebSocketMessageBytes ?? 1024 * 1024 }
-    }))
-  )
+  const server = Layer.unwrap(Effect.map(fastRoutesOf(options), (fastRoutes) =>
+    HttpRouter.serve(routes(options), {
+      disableLogger: true,
+      disableListenLog: true,
+      routerConfig: { ignoreTrailingSlash: true }
+    }).pipe(
+      Layer.provide(serverBodyLimit(options)),
+      Layer.provideMerge(NodeHttpServer.layer(() => new LaneServer((fallback) => makeLane(options, fastRoutes, fallback)), {
+        host: options.host,
+        port: options.port,
+        websocket: { maxPayload: options.maxWebSocketMessageBytes ?? 1024 * 1024 }
+      }))
+    )))
   // Built after the server, so that its finalizer runs first: the server's own waits for connections to end.
   const goodbye = Layer.effectDiscard(Effect.addFinalizer(() =>
     Effect.forEach(options.mounts ?? [], (mount) => mount.shutdown ?? Effect.void, { discard: true })
@@ -283,12 +360,21 @@ export const makeNodeHandlers = <
     const app = yield* HttpRouter.toHttpEffect(
       routes(options).pipe(Layer.provide(NodeHttpServer.layerHttpServices))
     )
-    const request = yield* NodeHttpServer.makeHandler(app, { scope })
+    const limit = ByteSize.bytes(bodyLimit(options))
+    const application = yield* NodeHttpServer.makeHandler(app, { scope }).pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, limit)
+    )
+    const lane = makeLane(options, yield* fastRoutesOf(options), application)
+    const request: Http.RequestListener = lane === undefined ? application : (incoming, response) => {
+      if (!lane(incoming, response)) application(incoming, response)
+    }
     const webSockets = yield* Effect.acquireRelease(
       Effect.sync(() => new WebSocketServer({ noServer: true, maxPayload: options.maxWebSocketMessageBytes ?? 1024 * 1024 })),
       (server) => Effect.callback<void>((resume) => server.close(() => resume(Effect.void)))
     )
-    const upgrade = yield* NodeHttpServer.makeUpgradeHandler(Effect.succeed(webSockets), app, { scope })
+    const upgrade = yield* NodeHttpServer.makeUpgradeHandler(Effect.succeed(webSockets), app, { scope }).pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, limit)
+    )
     // Added last, so it runs first: sessions close with a goodbye before their sockets are torn down.
     yield* Effect.addFinalizer(() =>
       Effect.forEach(options.mounts ?? [], (mount) => mount.shutdown ?? Effect.void, { discard: true })

@@ -22,7 +22,8 @@ import {
   type RelayConfigNotFound,
   RelayConfigStore,
   type RelayConfigStoreError,
-  StatusBus
+  StatusBus,
+  StatusEvent
 } from "@maikit/core"
 import * as ApiFamily from "./ApiFamily.ts"
 import { StatusEvents } from "./StatusEvents.ts"
@@ -153,6 +154,29 @@ const eventsHandler = (events: StatusEvents["Service"], request: HttpServerReque
 
 /** The answer to every accepted event, encoded once: the hot route skips encoding `Ok` per request. */
 const accepted = HttpServerResponse.jsonUnsafe(ok)
+const acceptedJson = JSON.stringify(ok)
+
+/**
+ * `POST /api/event` as a fast route: hooks post an event on every step of an AI tool, so Node servers
+ * answer its happy path without the application's per-request work. The body is decoded by the endpoint's
+ * payload schema (`EventInput`); one it refuses goes to the endpoint, which answers the error.
+ */
+const fastRoutes = Effect.gen(function*() {
+  const bus = yield* StatusBus.StatusBus
+  const run = Effect.runSyncWith(yield* Effect.context<never>())
+  const decode = Schema.decodeUnknownExit(StatusEvent.EventInput)
+  const route: ApiFamily.FastRoute = {
+    method: "POST",
+    path: "/api/event",
+    answer: (body) => {
+      const event = decode(body)
+      if (Exit.isFailure(event)) return undefined
+      run(bus.publish(event.value))
+      return { status: 200, json: acceptedJson }
+    }
+  }
+  return [route]
+})
 
 export const EventsHandlers = HttpApiBuilder.group(
   StatusRelayApi,
@@ -273,7 +297,8 @@ export const makeFamily = (options: Options = {}): ApiFamily.ApiFamily<Requireme
       Layer.provide(StatusEvents.layer(options.events))
     ),
     owns: (path) => prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`) || path === `${prefix}s`),
-    errors
+    errors,
+    fastRoutes
   })
 
 export const family: ApiFamily.ApiFamily<Requirements> = makeFamily()

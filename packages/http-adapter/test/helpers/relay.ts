@@ -2,7 +2,7 @@
  * The status-relay family on a real loopback port, over real services: a SQLite file in a temp dir, the
  * bus, the config store, the MQTT link and a BLE link without Bluetooth. Plus an SSE reader over node:http.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -26,6 +26,8 @@ export const services = (directory: string) => {
 export interface ServeOptions {
   readonly maxBodyBytes?: number
   readonly events?: StatusRelay.Options["events"]
+  readonly fastLane?: boolean
+  readonly accessToken?: string
 }
 
 /** Serves the family for the scope; yields the base URL. */
@@ -37,7 +39,8 @@ export const serveRelay = (directory: string, options: ServeOptions = {}) =>
         host: "127.0.0.1",
         port: 0,
         maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
-        accessToken: Option.none()
+        accessToken: Option.map(Option.fromUndefinedOr(options.accessToken), Redacted.make),
+        ...(options.fastLane === undefined ? {} : { fastLane: options.fastLane })
       }).pipe(Layer.provideMerge(services(directory)))
     )
     const address = Context.get(context, HttpServer.HttpServer).address
