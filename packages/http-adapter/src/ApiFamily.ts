@@ -31,6 +31,8 @@ export interface ErrorShape {
   readonly notFound: ErrorResponse
   readonly methodNotAllowed: (allowed: ReadonlyArray<string>) => HttpServerResponse.HttpServerResponse
   readonly payloadTooLarge: (limitBytes: number) => HttpServerResponse.HttpServerResponse
+  /** The body's content type is not one the route reads (they read `application/json`). */
+  readonly unsupportedMediaType: (contentType: string) => HttpServerResponse.HttpServerResponse
   readonly unauthorized: ErrorResponse
   /** A defect: answered without internals, which are logged instead. */
   readonly internalError: ErrorResponse

@@ -118,6 +118,14 @@ export const errors: ApiFamily.ErrorShape = {
       `Request body too large: the limit is ${limitBytes} bytes`,
       `the limit is ${limitBytes} bytes`
     ),
+  unsupportedMediaType: (contentType) =>
+    issueBody(
+      415,
+      "UNSUPPORTED_MEDIA_TYPE",
+      "Unsupported Media Type",
+      `Unsupported content type ${contentType}: send application/json`,
+      `unsupported content type ${contentType}`
+    ),
   unauthorized: () =>
     HttpServerResponse.setHeader(
       issueBody(401, "UNAUTHORIZED", "Not authenticated", "Not authenticated", "missing or wrong access token"),

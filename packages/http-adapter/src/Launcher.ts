@@ -29,6 +29,7 @@ export const errors: ApiFamily.ErrorShape = {
       headers: { allow: allowed.join(", ") }
     }),
   payloadTooLarge: (limitBytes) => detail(413, `Request body too large: the limit is ${limitBytes} bytes`),
+  unsupportedMediaType: (contentType) => detail(415, `Unsupported content type ${contentType}: send application/json`),
   unauthorized: HttpServerResponse.jsonUnsafe({ detail: "Not authenticated" }, {
     status: 401,
     headers: { "www-authenticate": "Bearer" }

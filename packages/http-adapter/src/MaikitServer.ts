@@ -246,6 +246,13 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
       }
     })
 
+  /** Effect's `HttpApi` answers a body of a content type the route does not read with a plain-text 415. */
+  const shapeAnswer = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) => {
+    if (response.status !== 415) return response
+    const errors = errorsFor(pathOf(request.url)) ?? fallback
+    return errors === undefined ? response : errors.unsupportedMediaType(request.headers["content-type"] ?? "(none)")
+  }
+
   const unauthorized = (request: HttpServerRequest.HttpServerRequest) => {
     const path = pathOf(request.url)
     if (Option.isNone(token) || publicPaths.has(path) || checksToken(path)) return undefined
@@ -260,7 +267,9 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
     const answer = (inner: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
       inner.pipe(
         Effect.catchCause((cause) => HttpServerRequest.HttpServerRequest.use((request) => shapeFailure(request, cause))),
-        Effect.flatMap((response) => HttpServerRequest.HttpServerRequest.useSync((request) => withCors(request, response)))
+        Effect.flatMap((response) =>
+          HttpServerRequest.HttpServerRequest.useSync((request) => withCors(request, shapeAnswer(request, response)))
+        )
       )
     const answerWithinLimit = answer(app)
     const answerLimited = answer(Effect.provideService(app, HttpIncomingMessage.MaxBodySize, maxBodySize))

@@ -45,6 +45,7 @@ export const errors: ApiFamily.ErrorShape = {
   methodNotAllowed: (allowed) =>
     failure(405, `method not allowed; use ${allowed.join(", ")}`, { allow: allowed.join(", ") }),
   payloadTooLarge: (limitBytes) => failure(413, `request body too large: the limit is ${limitBytes} bytes`),
+  unsupportedMediaType: (contentType) => failure(415, `unsupported content type ${contentType}: send application/json`),
   unauthorized: failure(401, "missing or wrong access token", { "www-authenticate": "Bearer" }),
   internalError: failure(500, "internal error")
 }

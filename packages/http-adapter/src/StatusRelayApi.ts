@@ -5,7 +5,7 @@
  *
  * HTTP statuses: 200 on success (create included, as the seed's relay answered); 400 malformed JSON, wrong
  * types, unknown codes, bad ids; 401 missing access token; 404 unknown route or id; 405 wrong method;
- * 409 a conflicting or disabled config; 413 body over the limit; 500 a database failure; 502/504 a broker
+ * 409 a conflicting or disabled config; 413 body over the limit; 415 a body that is not JSON; 500 a database failure; 502/504 a broker
  * refused or did not acknowledge a device push; 503 no connected MQTT link for a push, or too many SSE clients.
  */
 import { Schema } from "effect"

@@ -195,6 +195,16 @@ describe("MaikitServer bad input", () => {
       const missing = yield* postJson(`${base}/api/v1/echo`, JSON.stringify({ port: 1 }))
       assert.strictEqual(missing.status, 422)
       assert.deepStrictEqual(decode(LauncherApi.ValidationDetail, missing.body).detail[0]?.loc, ["body", "name"])
+
+      const form = yield* call(`${base}/api/v1/echo`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "name=mai&port=8000"
+      })
+      assert.strictEqual(form.status, 415)
+      assert.deepStrictEqual(JSON.parse(form.body), {
+        detail: "Unsupported content type application/x-www-form-urlencoded: send application/json"
+      })
     }).pipe(Effect.scoped))
 
   it.live("a body over the limit is 413 and the server keeps serving", () =>

@@ -118,6 +118,10 @@ describe("status relay: the fast lane of POST /api/event", () => {
       assert.strictEqual(answers[0]?.body, "{\"code\":0,\"message\":\"ok\"}")
       assert.strictEqual(answers[0]?.headers["vary"], "Origin")
       assert.strictEqual(answers[11]?.headers["access-control-allow-origin"], "http://dashboard.test")
+      assert.deepStrictEqual(JSON.parse(answers[15]?.body ?? ""), {
+        code: -1,
+        message: "unsupported content type text/plain: send application/json"
+      })
 
       const [fast, slow] = yield* Effect.all([statusOf(withLane.base), statusOf(withoutLane.base)])
       assert.deepStrictEqual({ code: fast.code, seq: fast.seq }, { code: slow.code, seq: slow.seq })
