@@ -279,8 +279,8 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
       if (request.method === "OPTIONS") return preflightAnswer
       const refusal = unauthorized(request)
       if (refusal !== undefined) return Effect.succeed(refusal)
-      // `layer`, `makeNodeHandlers` and `webHandler` set the limit for the whole server; a host serving
-      // `routes` itself may not have, and then it is set here for the request.
+      // `layer` and `makeNodeHandlers` set the limit for the whole server; elsewhere (`webHandler`, a host
+      // serving `routes` itself) it is set here for the request.
       return fiber.getRef(HttpIncomingMessage.MaxBodySize) === maxBodySize ? answerWithinLimit : answerLimited
     })
   }
