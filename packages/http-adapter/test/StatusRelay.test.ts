@@ -1,21 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Fs from "node:fs"
 import * as Net from "node:net"
-import { afterAll } from "vitest"
 import { eventually, payloadOf, sharedMosquitto, subscriber, uniqueName } from "../../core/test/helpers/mqtt.ts"
 import { MaikitServer, StatusRelay } from "../src/index.ts"
-import { call, sendJson, serveRelay, services, sse, tempDir } from "./helpers/relay.ts"
+import { call, sendJson, serveRelay, services, sse, tempDirs } from "./helpers/relay.ts"
 
-const dirs: Array<string> = []
-afterAll(() => {
-  for (const dir of dirs) Fs.rmSync(dir, { recursive: true, force: true })
-})
-const fresh = () => {
-  const dir = tempDir("maikit-relay-http-")
-  dirs.push(dir)
-  return dir
-}
+const fresh = tempDirs("maikit-relay-http-")
 
 describe("status relay: events, health and status", () => {
   it.live("accepts the seed's event and reports it in /api/status", () =>

@@ -7,14 +7,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
-import * as Fs from "node:fs"
-import { afterAll } from "vitest"
-import { serveRelay, tempDir } from "./helpers/relay.ts"
+import { serveRelay, tempDirs } from "./helpers/relay.ts"
 
-const dirs: Array<string> = []
-afterAll(() => {
-  for (const dir of dirs) Fs.rmSync(dir, { recursive: true, force: true })
-})
+const fresh = tempDirs("maikit-relay-props-")
 
 const limit = 8 * 1024
 const runs = 40
@@ -156,9 +151,7 @@ const seed = async (base: string) => {
 }
 
 const relay = Effect.gen(function*() {
-  const dir = tempDir("maikit-relay-props-")
-  dirs.push(dir)
-  const { base } = yield* serveRelay(dir, { maxBodyBytes: limit })
+  const { base } = yield* serveRelay(fresh(), { maxBodyBytes: limit })
   yield* Effect.promise(() => seed(base))
   return { base, before: yield* Effect.promise(() => storedState(base)) }
 })

@@ -6,21 +6,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as fc from "fast-check"
-import * as Fs from "node:fs"
 import * as Http from "node:http"
 import { afterAll } from "vitest"
 import { MaikitServer, StatusRelay } from "../src/index.ts"
-import { call, serveRelay, services, tempDir } from "./helpers/relay.ts"
+import { call, serveRelay, services, tempDirs } from "./helpers/relay.ts"
 
-const dirs: Array<string> = []
-afterAll(() => {
-  for (const dir of dirs) Fs.rmSync(dir, { recursive: true, force: true })
-})
-const fresh = () => {
-  const dir = tempDir("maikit-relay-lane-")
-  dirs.push(dir)
-  return dir
-}
+const fresh = tempDirs("maikit-relay-lane-")
 
 interface Answer {
   readonly status: number

@@ -8,10 +8,24 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { afterAll } from "vitest"
 import { BleLink, BleTransport, Database, MqttLink, RelayConfigStore, StatusBus } from "@maikit/core"
 import { MaikitServer, StatusRelay } from "../../src/index.ts"
 
 export const tempDir = (prefix: string) => Fs.mkdtempSync(Path.join(Os.tmpdir(), prefix))
+
+/** A maker of temp dirs for one test file; they are removed after its tests. */
+export const tempDirs = (prefix: string) => {
+  const dirs: Array<string> = []
+  afterAll(() => {
+    for (const dir of dirs) Fs.rmSync(dir, { recursive: true, force: true })
+  })
+  return () => {
+    const dir = tempDir(prefix)
+    dirs.push(dir)
+    return dir
+  }
+}
 
 export const services = (directory: string) => {
   const base = Layer.mergeAll(StatusBus.StatusBus.layer(), RelayConfigStore.RelayConfigStore.layer({ externalChangeInterval: 0 }))
