@@ -15,7 +15,7 @@ import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { DatabaseSync } from "node:sqlite"
-import * as SqliteClient from "../../packages/core/src/SqliteClient.ts"
+import * as SqliteClient from "../../packages/core/src/platform/SqliteClient.ts"
 
 // better-sqlite3 is a dependency of @maikit/core, not of the bench package.
 const Sqlite = createRequire(new URL("../../packages/core/package.json", import.meta.url))(

@@ -8,7 +8,8 @@ import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { ControlPlaneDatabase, Database, TenantStore } from "@maikit/core"
+import { ControlPlaneDatabase, TenantStore } from "@maikit/core/control-plane"
+import { Database } from "@maikit/core/platform"
 import { ControlPlane, MaikitServer } from "@maikit/http-adapter"
 
 const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-bench-cp-"))

@@ -6,7 +6,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Context, Effect, Layer, Option } from "effect"
 import { HttpServer } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
-import { MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core"
+import { MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
 import { ApiFamily, Launcher, MaikitServer } from "@maikit/http-adapter"
 import { Instance } from "../workload.ts"
 

@@ -10,7 +10,8 @@ import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { BleLink, BleTransport, Database, MqttLink, RelayConfigStore, StatusBus } from "@maikit/core"
+import { Database } from "@maikit/core/platform"
+import { BleLink, BleTransport, MqttLink, RelayConfigStore, StatusBus } from "@maikit/core/relay"
 import { MaikitServer, StatusRelay } from "@maikit/http-adapter"
 
 const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-bench-relay-"))

@@ -5,7 +5,7 @@
  */
 import { Layer } from "effect"
 import * as Http from "node:http"
-import { SystemMetrics, UpdateChecker, MaikitConfig } from "@maikit/core"
+import { SystemMetrics, UpdateChecker, MaikitConfig } from "@maikit/core/platform"
 import { Launcher, MaikitServer } from "@maikit/http-adapter"
 
 const port = Number(process.env["PORT"] ?? 8080)

@@ -4,16 +4,9 @@
  * `examples/server` both run this layer.
  */
 import { Effect, Layer } from "effect"
-import {
-  ControlPlaneDatabase,
-  Database,
-  InstanceRegistry,
-  InstanceSupervisor,
-  Logging,
-  MaikitConfig,
-  SystemMetrics,
-  UpdateChecker
-} from "@maikit/core"
+import { ControlPlaneDatabase } from "@maikit/core/control-plane"
+import { InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
+import { Database, Logging, MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
 import { ControlPlane, Launcher, MaikitServer, StatusRelay } from "@maikit/http-adapter"
 import { LightRelay } from "@maikit/light-relay"
 import { LogSocket, TerminalSocket } from "@maikit/ws-adapter"

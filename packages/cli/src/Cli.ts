@@ -4,7 +4,7 @@
  */
 import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Completions, Flag } from "effect/cli"
-import { MaikitVersion } from "@maikit/core"
+import { MaikitVersion } from "@maikit/core/platform"
 import * as AllInOne from "./AllInOne.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
 import * as InstanceCommands from "./commands/instances.ts"

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Exit, Schema } from "effect"
-import * as AgentConfig from "../src/AgentConfig.ts"
+import * as AgentConfig from "../src/control-plane/AgentConfig.ts"
 
 const decode = Schema.decodeUnknownSync(AgentConfig.AgentConfigPatch)
 const read = (stored: AgentConfig.AgentConfigPatch) => AgentConfig.mask(AgentConfig.expand(stored))

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as ComponentGroup from "../src/ComponentGroup.ts"
-import * as ComponentProcess from "../src/ComponentProcess.ts"
-import * as ProcessTree from "../src/ProcessTree.ts"
+import * as ComponentGroup from "../src/launcher/ComponentGroup.ts"
+import * as ComponentProcess from "../src/launcher/ComponentProcess.ts"
+import * as ProcessTree from "../src/launcher/ProcessTree.ts"
 import { nodeSpec } from "./fixtures/support.ts"
 
 const interactive = (name: string) =>

@@ -2,8 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as ComponentProcess from "../src/ComponentProcess.ts"
-import * as ProcessTree from "../src/ProcessTree.ts"
+import * as ComponentProcess from "../src/launcher/ComponentProcess.ts"
+import * as ProcessTree from "../src/launcher/ProcessTree.ts"
 import { eventually, isGone, nodeSpec, textOf, treePids, waitForText } from "./fixtures/support.ts"
 
 type Event = ComponentProcess.ComponentEvent

@@ -5,10 +5,10 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import * as Database from "../src/Database.ts"
-import { DatabaseMigrationError, DatabaseOpenError } from "../src/DatabaseError.ts"
-import { MaikitConfig } from "../src/MaikitConfig.ts"
-import * as SqliteClient from "../src/SqliteClient.ts"
+import * as Database from "../src/platform/Database.ts"
+import { DatabaseMigrationError, DatabaseOpenError } from "../src/platform/DatabaseError.ts"
+import { MaikitConfig } from "../src/platform/MaikitConfig.ts"
+import * as SqliteClient from "../src/platform/SqliteClient.ts"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-database-"))
 afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))

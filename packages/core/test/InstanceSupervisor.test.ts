@@ -2,8 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Schema, Scope, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as InstanceRegistry from "../src/InstanceRegistry.ts"
-import * as InstanceSupervisor from "../src/InstanceSupervisor.ts"
+import * as InstanceRegistry from "../src/launcher/InstanceRegistry.ts"
+import * as InstanceSupervisor from "../src/launcher/InstanceSupervisor.ts"
 import {
   botFolder,
   command,

@@ -4,7 +4,7 @@ import { TestClock, TestConsole } from "effect/testing"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Logging from "../src/Logging.ts"
+import * as Logging from "../src/platform/Logging.ts"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-logging-"))),

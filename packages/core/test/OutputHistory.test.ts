@@ -3,9 +3,9 @@ import { Effect, Exit, Scope } from "effect"
 import * as fc from "fast-check"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { completeLength } from "../src/internal/utf8.ts"
-import * as OutputHistory from "../src/OutputHistory.ts"
-import type { HistoryError } from "../src/SupervisorError.ts"
+import { completeLength } from "../src/launcher/internal/utf8.ts"
+import * as OutputHistory from "../src/launcher/OutputHistory.ts"
+import type { HistoryError } from "../src/launcher/SupervisorError.ts"
 import { tempDir, textOf } from "./fixtures/support.ts"
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
-import * as ProcessTree from "../src/ProcessTree.ts"
+import * as ProcessTree from "../src/launcher/ProcessTree.ts"
 import { eventually, fixture, isGone, parsePids } from "./fixtures/support.ts"
 
 const info = (pid: number, ppid: number, fields: Partial<ProcessTree.ProcessInfo> = {}): ProcessTree.ProcessInfo => ({

@@ -5,9 +5,9 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import * as Database from "../src/Database.ts"
-import * as RelayConfig from "../src/RelayConfig.ts"
-import { decodeInput, RelayConfigStore } from "../src/RelayConfigStore.ts"
+import * as Database from "../src/platform/Database.ts"
+import * as RelayConfig from "../src/relay/RelayConfig.ts"
+import { decodeInput, RelayConfigStore } from "../src/relay/RelayConfigStore.ts"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-relay-store-"))
 afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))

@@ -7,8 +7,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import * as StatementCache from "../src/internal/statementCache.ts"
-import * as SqliteClient from "../src/SqliteClient.ts"
+import * as StatementCache from "../src/platform/internal/statementCache.ts"
+import * as SqliteClient from "../src/platform/SqliteClient.ts"
 
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-sqlite-client-"))
 afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))

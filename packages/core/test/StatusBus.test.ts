@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Logger, Option, Queue, Schema, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { StatusBus } from "../src/StatusBus.ts"
-import * as StatusEvent from "../src/StatusEvent.ts"
+import { StatusBus } from "../src/relay/StatusBus.ts"
+import * as StatusEvent from "../src/relay/StatusEvent.ts"
 
 const bus = (options?: Parameters<typeof StatusBus.layer>[0]) =>
   Effect.provide(StatusBus.layer(options))

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { parseProcNetDev } from "../src/internal/hostReadings.ts"
-import * as SystemMetrics from "../src/SystemMetrics.ts"
+import { parseProcNetDev } from "../src/platform/internal/hostReadings.ts"
+import * as SystemMetrics from "../src/platform/SystemMetrics.ts"
 
 const withMetrics = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.provide(self, SystemMetrics.SystemMetrics.layerWith({ interval: "200 millis" }))

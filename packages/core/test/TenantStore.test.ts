@@ -2,8 +2,8 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { TestClock } from "effect/testing"
-import * as AgentConfig from "../src/AgentConfig.ts"
-import { TenantStore } from "../src/TenantStore.ts"
+import * as AgentConfig from "../src/control-plane/AgentConfig.ts"
+import { TenantStore } from "../src/control-plane/TenantStore.ts"
 import { backendNames, suiteServices } from "./helpers/controlPlane.ts"
 
 const naiveIso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/

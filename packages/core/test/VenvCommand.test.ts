@@ -3,9 +3,9 @@ import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as ComponentProcess from "../src/ComponentProcess.ts"
-import * as ProcessTree from "../src/ProcessTree.ts"
-import * as VenvCommand from "../src/VenvCommand.ts"
+import * as ComponentProcess from "../src/launcher/ComponentProcess.ts"
+import * as ProcessTree from "../src/launcher/ProcessTree.ts"
+import * as VenvCommand from "../src/launcher/VenvCommand.ts"
 import { tempDir, textOf, waitForText } from "./fixtures/support.ts"
 
 /** The real interpreter behind `python3` (not a pyenv-style shim script, which cannot be symlinked elsewhere). */

@@ -11,12 +11,12 @@ import { HttpApiBuilder } from "effect/http-api"
 import * as Crypto from "node:crypto"
 import {
   ApiKeyAuth,
-  MaikitVersion,
   SystemCatalog,
   type ApiKeyStorageError,
   type TenantStoreStorageError,
   TenantStore
-} from "@maikit/core"
+} from "@maikit/core/control-plane"
+import { MaikitVersion } from "@maikit/core/platform"
 import * as ApiFamily from "./ApiFamily.ts"
 import { ControlPlaneApi } from "./ControlPlaneApi.ts"
 

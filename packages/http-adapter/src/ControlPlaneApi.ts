@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { AgentConfig, ApiKeyAuth, SystemCatalog, TenantStore } from "@maikit/core"
+import { AgentConfig, ApiKeyAuth, SystemCatalog, TenantStore } from "@maikit/core/control-plane"
 
 /**
  * Every `/api/v2` response (and `/api/v1/usage/log`): business errors are HTTP 200 with `success: false`

@@ -5,15 +5,8 @@
 import { Clock, Effect, Layer } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import {
-  type ComponentProcess,
-  type InstanceRegistryError,
-  InstanceSupervisor,
-  MaikitConfig,
-  MaikitVersion,
-  SystemMetrics,
-  UpdateChecker
-} from "@maikit/core"
+import { type ComponentProcess, type InstanceRegistryError, InstanceSupervisor } from "@maikit/core/launcher"
+import { MaikitConfig, MaikitVersion, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
 import * as ApiFamily from "./ApiFamily.ts"
 import { LauncherApi, LauncherInstancesApi } from "./LauncherApi.ts"
 

@@ -5,7 +5,8 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { ComponentProcess, InstanceRegistry, MaikitVersion, UpdateChecker } from "@maikit/core"
+import { ComponentProcess, InstanceRegistry } from "@maikit/core/launcher"
+import { MaikitVersion, UpdateChecker } from "@maikit/core/platform"
 
 /** FastAPI's `HTTPException` body. */
 export const Detail = Schema.Struct({ detail: Schema.String })

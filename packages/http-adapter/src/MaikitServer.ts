@@ -19,7 +19,7 @@ import {
   HttpServerResponse
 } from "effect/http"
 import { HttpApi, type HttpApiGroup, HttpApiSwagger, OpenApi } from "effect/http-api"
-import { MaikitVersion } from "@maikit/core"
+import { MaikitVersion } from "@maikit/core/platform"
 import * as Http from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"

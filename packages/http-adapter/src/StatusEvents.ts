@@ -16,7 +16,7 @@
  * that stays blocked longer than `maxLag` is disconnected (its EventSource reconnects and resumes by id).
  */
 import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
-import { StatusBus, type StatusEvent } from "@maikit/core"
+import { StatusBus, type StatusEvent } from "@maikit/core/relay"
 
 export interface Options {
   /** Default 15 seconds. */

@@ -24,7 +24,7 @@ import {
   type RelayConfigStoreError,
   StatusBus,
   StatusEvent
-} from "@maikit/core"
+} from "@maikit/core/relay"
 import * as ApiFamily from "./ApiFamily.ts"
 import { StatusEvents } from "./StatusEvents.ts"
 import { StatusRelayApi } from "./StatusRelayApi.ts"

@@ -10,7 +10,7 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { AgentHooks, BleLink, MqttLink, RelayConfig, StatusEvent } from "@maikit/core"
+import { AgentHooks, BleLink, MqttLink, RelayConfig, StatusEvent } from "@maikit/core/relay"
 
 /** Every error body. */
 export const ErrorBody = Schema.Struct({

@@ -8,7 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { Context, Effect } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as fc from "fast-check"
-import { ApiKeyAuth } from "@maikit/core"
+import { ApiKeyAuth } from "@maikit/core/control-plane"
 import { backendNames, BaseUrl, envelopeOf, request, seed, serverLayer } from "./helpers/controlPlane.ts"
 
 type Json = ReturnType<typeof JSON.parse>

@@ -3,7 +3,7 @@ import { Effect, Redacted, Schema } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { spawn } from "node:child_process"
 import * as Path from "node:path"
-import { ControlPlaneDatabase } from "@maikit/core"
+import { ControlPlaneDatabase } from "@maikit/core/control-plane"
 import { freshDatabase, TestPostgres } from "../../core/test/helpers/postgres.ts"
 import { BaseUrl, call, dataOf, envelopeOf, unique } from "./helpers/controlPlane.ts"
 

@@ -3,7 +3,8 @@ import { Context, Effect, Layer, Schema } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { InstanceRegistry, SystemMetrics, UpdateChecker } from "@maikit/core"
+import { InstanceRegistry } from "@maikit/core/launcher"
+import { SystemMetrics, UpdateChecker } from "@maikit/core/platform"
 import {
   botFolder,
   command,

@@ -4,7 +4,7 @@ import { HttpServer } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import { MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core"
+import { MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
 import { ApiFamily, Launcher, LauncherApi, MaikitServer } from "../src/index.ts"
 
 const Echo = Schema.Struct({ name: Schema.String, port: Schema.Int })

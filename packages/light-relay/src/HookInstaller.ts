@@ -12,7 +12,7 @@ import { Effect, Predicate } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { AgentHooks } from "@maikit/core"
+import { AgentHooks } from "@maikit/core/relay"
 import { HookInstallError } from "./LightRelayError.ts"
 
 export { HookInstallError } from "./LightRelayError.ts"

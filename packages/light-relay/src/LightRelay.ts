@@ -15,16 +15,8 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Path from "node:path"
-import {
-  BleLink,
-  BleTransport,
-  Database,
-  Logging,
-  MaikitConfig,
-  MqttLink,
-  RelayConfigStore,
-  StatusBus
-} from "@maikit/core"
+import { Database, Logging, MaikitConfig } from "@maikit/core/platform"
+import { BleLink, BleTransport, MqttLink, RelayConfigStore, StatusBus } from "@maikit/core/relay"
 import { MaikitServer, StatusRelay } from "@maikit/http-adapter"
 import * as EmbeddedBroker from "./EmbeddedBroker.ts"
 import { AddressInvalid } from "./LightRelayError.ts"

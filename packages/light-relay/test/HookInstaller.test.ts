@@ -7,7 +7,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterAll } from "vitest"
-import { AgentHooks } from "@maikit/core"
+import { AgentHooks } from "@maikit/core/relay"
 import { eventually } from "../../core/test/helpers/mqtt.ts"
 import { HookInstaller, LightRelay } from "../src/index.ts"
 

@@ -13,7 +13,7 @@
  */
 import { Effect, Exit, Option, type Redacted, Result, Schema, Scope, Stream } from "effect"
 import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
-import { type ComponentProcess, InstanceSupervisor } from "@maikit/core"
+import { type ComponentProcess, InstanceSupervisor } from "@maikit/core/launcher"
 import * as Connection from "./internal/connection.ts"
 import { describe } from "./internal/statusText.ts"
 

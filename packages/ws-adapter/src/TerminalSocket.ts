@@ -19,7 +19,7 @@
  */
 import { Effect, Exit, Option, type Redacted, Result, Schema, Scope, Stream } from "effect"
 import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
-import { ComponentProcess, InstanceSupervisor, type OutputHistory } from "@maikit/core"
+import { ComponentProcess, InstanceSupervisor, type OutputHistory } from "@maikit/core/launcher"
 import * as Connection from "./internal/connection.ts"
 import { describe } from "./internal/statusText.ts"
 

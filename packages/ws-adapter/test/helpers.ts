@@ -7,7 +7,7 @@ import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import * as Http from "node:http"
 import WsClient from "ws"
-import { InstanceRegistry, InstanceSupervisor } from "@maikit/core"
+import { InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
 import { eventually, supervisorLayer, tempDir } from "../../core/test/helpers/instances.ts"
 import { LogSocket, TerminalSocket } from "../src/index.ts"
 

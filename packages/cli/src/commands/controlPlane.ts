@@ -5,7 +5,8 @@
  */
 import { Console, DateTime, Effect, Layer, Option, References } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
-import { ApiKeyAuth, ControlPlaneDatabase, MaikitConfig, TenantStore } from "@maikit/core"
+import { ApiKeyAuth, ControlPlaneDatabase, TenantStore } from "@maikit/core/control-plane"
+import { MaikitConfig } from "@maikit/core/platform"
 
 const dataDir = Flag.String("data-dir").pipe(
   Flag.withDescription("Directory of the SQLite database (default ./data); DATABASE_URL=postgres://… selects PostgreSQL"),

@@ -14,7 +14,8 @@ import { Console, Effect, Layer, Option, Queue, References, Schema, Stream } fro
 import { Argument, CliError, Command, Flag } from "effect/cli"
 import * as Socket from "effect/socket/Socket"
 import * as Path from "node:path"
-import { Database, InstanceRegistry, InstanceSupervisor, MaikitConfig } from "@maikit/core"
+import { InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
+import { Database, MaikitConfig } from "@maikit/core/platform"
 import { LauncherApi } from "@maikit/http-adapter"
 import { LogSocket, TerminalSocket } from "@maikit/ws-adapter"
 

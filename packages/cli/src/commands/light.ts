@@ -5,15 +5,8 @@
  */
 import { Console, Effect, Layer, Option, References, Schema } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
-import {
-  AgentHooks,
-  Database,
-  Logging,
-  MaikitConfig,
-  MaikitVersion,
-  RelayConfig,
-  RelayConfigStore
-} from "@maikit/core"
+import { Database, Logging, MaikitConfig, MaikitVersion } from "@maikit/core/platform"
+import { AgentHooks, RelayConfig, RelayConfigStore } from "@maikit/core/relay"
 import { HookInstaller, LightRelay } from "@maikit/light-relay"
 
 const db = Flag.String("db").pipe(

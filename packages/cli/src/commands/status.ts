@@ -4,7 +4,7 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
-import { StatusEvent } from "@maikit/core"
+import { StatusEvent } from "@maikit/core/relay"
 import { HookInstaller } from "@maikit/light-relay"
 
 const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))

@@ -9,7 +9,8 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import { BleLink, BleTransport, Database, MqttLink, RelayConfigStore, StatusBus } from "@maikit/core"
+import { Database } from "@maikit/core/platform"
+import { BleLink, BleTransport, MqttLink, RelayConfigStore, StatusBus } from "@maikit/core/relay"
 import { MaikitServer, StatusRelay } from "../../src/index.ts"
 
 export const tempDir = (prefix: string) => Fs.mkdtempSync(Path.join(Os.tmpdir(), prefix))

@@ -1,4 +1,4 @@
-import type { ComponentProcess } from "@maikit/core"
+import type { ComponentProcess } from "@maikit/core/launcher"
 
 const exitText = (exit: ComponentProcess.ExitInfo | null): string =>
   exit === null ? "" : exit.signal === null ? `（退出码 ${exit.code}）` : `（被 ${exit.signal} 结束）`

@@ -1,9 +1,12 @@
 import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
-import * as si from "systeminformation"
+import type * as SystemInformation from "systeminformation"
 import type { NetworkInterface, OsInfo } from "../SystemMetrics.ts"
 import { SystemMetricsError } from "../SystemMetricsError.ts"
+
+/** `systeminformation` loads dozens of modules; it is only needed once metrics are read, not at start-up. */
+const systemInformation = (): Promise<typeof SystemInformation> => import("systeminformation")
 
 export interface CpuTimes {
   readonly busy: number
@@ -47,7 +50,7 @@ const windowsRelease = (kernel: string): string => {
 /** The CPU brand as psutil's callers got it; some ARM kernels leave the model empty, so ask lscpu & co. then. */
 const cpuBrand: Effect.Effect<string> = Effect.suspend(() => {
   const model = Os.cpus()[0]?.model.trim() ?? ""
-  return model !== "" ? Effect.succeed(model) : Effect.tryPromise(() => si.cpu()).pipe(
+  return model !== "" ? Effect.succeed(model) : Effect.tryPromise(() => systemInformation().then((si) => si.cpu())).pipe(
     Effect.map((cpu) => `${cpu.manufacturer} ${cpu.brand}`.trim()),
     Effect.orElseSucceed(() => "")
   )
@@ -85,7 +88,7 @@ export const memory: Effect.Effect<MemoryReading, SystemMetricsError> = platform
     const available = Os.freemem()
     return { total: Os.totalmem(), available, free: available }
   })
-  : attemptPromise("memory", () => si.mem()).pipe(
+  : attemptPromise("memory", () => systemInformation().then((si) => si.mem())).pipe(
     Effect.map((mem) => ({ total: mem.total, available: mem.available, free: mem.free }))
   )
 
@@ -131,7 +134,7 @@ export const parseProcNetDev = (text: string): ReadonlyArray<NetworkInterface> =
  */
 export const networkCounters: Effect.Effect<ReadonlyArray<NetworkInterface>, SystemMetricsError> = (isLinux
   ? attemptPromise("network", () => Fs.readFile("/proc/net/dev", "utf8")).pipe(Effect.map(parseProcNetDev))
-  : attemptPromise("network", () => si.networkStats("*")).pipe(
+  : attemptPromise("network", () => systemInformation().then((si) => si.networkStats("*"))).pipe(
     Effect.map((stats) =>
       stats.map((stat) => ({
         name: stat.iface,

@@ -18,7 +18,7 @@ import { Clock, Context, Effect, Layer, Schema } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import * as AgentConfig from "./AgentConfig.ts"
-import * as Database from "./Database.ts"
+import * as Database from "../platform/Database.ts"
 import {
   DbBoolean,
   DbInt,

@@ -8,7 +8,7 @@ import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
-import * as Database from "./Database.ts"
+import * as Database from "../platform/Database.ts"
 import { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 
 export { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"

@@ -5,18 +5,17 @@
  * MaiKit replicas share one database, and since nothing about a key is cached, a revocation on one replica
  * fails the next check on every other.
  */
-import { PgClient } from "@effect/sql-pg"
 import { type Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as ApiKeyAuth from "./ApiKeyAuth.ts"
-import * as Database from "./Database.ts"
-import { type DatabaseMigrationError, DatabaseOpenError } from "./DatabaseError.ts"
-import { MaikitConfig } from "./MaikitConfig.ts"
+import * as Database from "../platform/Database.ts"
+import { type DatabaseMigrationError, DatabaseOpenError } from "../platform/DatabaseError.ts"
+import { MaikitConfig } from "../platform/MaikitConfig.ts"
 import * as SystemCatalog from "./SystemCatalog.ts"
 import { TenantStore } from "./TenantStore.ts"
 
-export { DatabaseOpenError } from "./DatabaseError.ts"
+export { DatabaseOpenError } from "../platform/DatabaseError.ts"
 
 export const isPostgresUrl = (url: string): boolean => /^postgres(?:ql)?:\/\//i.test(url)
 
@@ -43,6 +42,8 @@ export const layerPostgres = (
 ): Layer.Layer<SqlClient.SqlClient, DatabaseOpenError> =>
   Layer.effectContext(
     Effect.gen(function*() {
+      // Loaded only here, so hosts on SQLite need not install the PostgreSQL driver.
+      const { PgClient } = yield* Effect.tryPromise(() => import("@effect/sql-pg"))
       const client = yield* PgClient.make({ url, maxConnections: options.maxConnections ?? 10, applicationName: "maikit" })
       yield* client`SELECT 1`
       return Context.make(SqlClient.SqlClient, client)

@@ -4,7 +4,7 @@
  * original launcher's client compares.
  */
 import { Schema } from "effect"
-import corePackage from "../package.json" with { type: "json" }
+import corePackage from "../../package.json" with { type: "json" }
 
 export const Release = Schema.Struct({
   version: Schema.String,

@@ -36,7 +36,7 @@ import {
   InstanceRuntimeError,
   InstanceStartFailed
 } from "./InstanceSupervisorError.ts"
-import { MaikitConfig } from "./MaikitConfig.ts"
+import { MaikitConfig } from "../platform/MaikitConfig.ts"
 import type * as OutputHistory from "./OutputHistory.ts"
 import * as ProcessTree from "./ProcessTree.ts"
 import type { ComponentNotRunning, HistoryError, SubscriberOverflow } from "./SupervisorError.ts"

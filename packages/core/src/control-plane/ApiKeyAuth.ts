@@ -37,7 +37,7 @@ import {
   ApiKeyStorageError,
   ApiKeyUnknown
 } from "./ApiKeyAuthError.ts"
-import * as Database from "./Database.ts"
+import * as Database from "../platform/Database.ts"
 import { DbInt, isUniqueViolation, naiveIso, newId } from "./internal/controlPlaneSql.ts"
 import { Description, IdParam, Name, TenantStore, Text } from "./TenantStore.ts"
 import type { AgentNotFound, AgentNotInTenant, TenantNotFound, TenantStoreStorageError } from "./TenantStoreError.ts"

@@ -34,7 +34,7 @@
  * kill is node-pty's own, so grandchildren are not swept.
  */
 import { Cause, Deferred, Effect, Fiber, Option, Queue, Random, Result, Schema, Scope, Semaphore, Stream } from "effect"
-import * as Pty from "node-pty"
+import type * as Pty from "node-pty"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -351,8 +351,8 @@ export const make = Effect.fnUntraced(function*(
     }
   }
 
-  const spawn = (): Run => {
-    const pty = Pty.spawn(spec.file, [...(spec.args ?? [])], {
+  const spawn = (module: typeof Pty): Run => {
+    const pty = module.spawn(spec.file, [...(spec.args ?? [])], {
       name: "xterm-256color",
       cols,
       rows,
@@ -407,6 +407,20 @@ export const make = Effect.fnUntraced(function*(
     return run
   }
 
+  let nodePty: typeof Pty | undefined
+  // Loaded on the first start, so hosts that never spawn (a relay, a control plane) need not install it.
+  const loadNodePty = Effect.suspend(() =>
+    nodePty !== undefined ? Effect.succeed(nodePty) : Effect.tryPromise({
+      try: async () => (nodePty = await import("node-pty")),
+      catch: (cause) =>
+        new ComponentSpawnError({
+          component: name,
+          message: `node-pty cannot be loaded (install it beside @maikit/core to run processes): ${String(cause)}`
+        })
+    })
+  )
+
+  /** Checks what a spawn needs, and yields the PTY module to spawn with. */
   const preflight = Effect.suspend(() => {
     if (!Fs.existsSync(spec.cwd) || !Fs.statSync(spec.cwd).isDirectory()) {
       return Effect.fail(new ComponentSpawnError({ component: name, message: `working directory not found: ${spec.cwd}` }))
@@ -414,7 +428,7 @@ export const make = Effect.fnUntraced(function*(
     if (!findExecutable(spec.file, spec.cwd, env["PATH"])) {
       return Effect.fail(new ComponentSpawnError({ component: name, message: `command not found or not executable: ${spec.file}` }))
     }
-    return Effect.void
+    return loadNodePty
   })
 
   /**
@@ -467,10 +481,10 @@ export const make = Effect.fnUntraced(function*(
 
   const runOnce = (spawned: Deferred.Deferred<void, ComponentSpawnError>) =>
     Effect.scoped(Effect.gen(function*() {
-      yield* preflight
+      const pty = yield* preflight
       const run = yield* Effect.acquireRelease(
         Effect.try({
-          try: spawn,
+          try: () => spawn(pty),
           catch: (cause) => new ComponentSpawnError({ component: name, message: `cannot spawn ${spec.file}: ${String(cause)}` })
         }),
         terminate

@@ -8,7 +8,7 @@
 import { type Cause, Context, Duration, Effect, Layer, type Queue, Schedule, Schema, type Scope, Stream, Struct } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import * as Database from "./Database.ts"
+import * as Database from "../platform/Database.ts"
 import { Broadcast } from "./internal/broadcast.ts"
 import * as RelayConfig from "./RelayConfig.ts"
 import {

@@ -1,0 +1,35 @@
+/**
+ * The control plane: tenants, agents, agent configs, activity, plugin settings and API keys, on SQLite or
+ * PostgreSQL. The PostgreSQL driver loads only when a `postgres://` URL is configured.
+ */
+export * as AgentConfig from "./AgentConfig.ts"
+export * as ApiKeyAuth from "./ApiKeyAuth.ts"
+export * as ControlPlaneDatabase from "./ControlPlaneDatabase.ts"
+export * as SystemCatalog from "./SystemCatalog.ts"
+export * as TenantStore from "./TenantStore.ts"
+
+// Exported by name too, for the declaration files of dependent packages (see platform/index.ts).
+export {
+  ApiKeyAlreadyStored,
+  ApiKeyDisabled,
+  ApiKeyExpired,
+  ApiKeyMalformed,
+  ApiKeyNameTaken,
+  ApiKeyNotFound,
+  ApiKeyOwnerInactive,
+  ApiKeyPermissionDenied,
+  ApiKeyStorageError,
+  ApiKeyUnknown
+} from "./ApiKeyAuthError.ts"
+export { BotDefaultsUnavailable } from "./SystemCatalogError.ts"
+export {
+  ActivityRejected,
+  AgentConfigRejected,
+  AgentNameTaken,
+  AgentNotFound,
+  AgentNotInTenant,
+  IdTaken,
+  TenantNameTaken,
+  TenantNotFound,
+  TenantStoreStorageError
+} from "./TenantStoreError.ts"

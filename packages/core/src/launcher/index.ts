@@ -1,0 +1,29 @@
+/**
+ * The launcher: MaiBot instances and their components in a registry, supervised as processes on PTYs with
+ * their output history. `node-pty` loads on the first spawn, not with this module.
+ */
+export * as ComponentGroup from "./ComponentGroup.ts"
+export * as ComponentProcess from "./ComponentProcess.ts"
+export * as InstanceRegistry from "./InstanceRegistry.ts"
+export * as InstanceSupervisor from "./InstanceSupervisor.ts"
+export * as OutputHistory from "./OutputHistory.ts"
+export * as ProcessTree from "./ProcessTree.ts"
+export * as VenvCommand from "./VenvCommand.ts"
+
+// Exported by name too, for the declaration files of dependent packages (see platform/index.ts).
+export { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
+export {
+  ComponentNotFound,
+  InstanceRequestInvalid,
+  InstanceRuntimeError,
+  InstanceStartFailed
+} from "./InstanceSupervisorError.ts"
+export {
+  CommandLineError,
+  ComponentNotRunning,
+  ComponentSpawnError,
+  DependencyError,
+  HistoryError,
+  ProcessTreeError,
+  SubscriberOverflow
+} from "./SupervisorError.ts"
