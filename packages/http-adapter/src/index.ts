@@ -1,9 +1,8 @@
-export * as ApiFamily from "./ApiFamily.ts"
-export * as ControlPlane from "./ControlPlane.ts"
-export * as ControlPlaneApi from "./ControlPlaneApi.ts"
-export * as LauncherApi from "./LauncherApi.ts"
-export * as Launcher from "./Launcher.ts"
-export * as MaikitServer from "./MaikitServer.ts"
-export * as StatusEvents from "./StatusEvents.ts"
-export * as StatusRelayApi from "./StatusRelayApi.ts"
-export * as StatusRelay from "./StatusRelay.ts"
+/**
+ * Every family and the server, for convenience. A host that serves one family imports `./server` and that
+ * family's entry point (`@maikit/http-adapter/launcher`, `/control-plane`, `/relay`) and loads nothing else.
+ */
+export * from "./control-plane/index.ts"
+export * from "./launcher/index.ts"
+export * from "./relay/index.ts"
+export * from "./server.ts"

@@ -7,8 +7,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { PassThrough } from "node:stream"
 import { StatusBus } from "@maikit/core/relay"
-import * as StatusEventsModule from "../src/StatusEvents.ts"
-import { StatusEvents } from "../src/StatusEvents.ts"
+import * as StatusEventsModule from "../src/relay/StatusEvents.ts"
+import { StatusEvents } from "../src/relay/StatusEvents.ts"
 import { eventually } from "../../core/test/helpers/mqtt.ts"
 
 interface Client {

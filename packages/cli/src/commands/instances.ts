@@ -16,7 +16,7 @@ import * as Socket from "effect/socket/Socket"
 import * as Path from "node:path"
 import { InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
 import { Database, MaikitConfig } from "@maikit/core/platform"
-import { LauncherApi } from "@maikit/http-adapter"
+import { LauncherApi } from "@maikit/http-adapter/launcher"
 import { LogSocket, TerminalSocket } from "@maikit/ws-adapter"
 
 const dataDir = Flag.String("data-dir").pipe(

@@ -17,7 +17,7 @@ import {
   TenantStore
 } from "@maikit/core/control-plane"
 import { MaikitVersion } from "@maikit/core/platform"
-import * as ApiFamily from "./ApiFamily.ts"
+import * as ApiFamily from "../ApiFamily.ts"
 import { ControlPlaneApi } from "./ControlPlaneApi.ts"
 
 /** The original's API version, which its clients and `/health` report. */

@@ -7,7 +7,7 @@ import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { type ComponentProcess, type InstanceRegistryError, InstanceSupervisor } from "@maikit/core/launcher"
 import { MaikitConfig, MaikitVersion, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
-import * as ApiFamily from "./ApiFamily.ts"
+import * as ApiFamily from "../ApiFamily.ts"
 import { LauncherApi, LauncherInstancesApi } from "./LauncherApi.ts"
 
 const detail = (status: number, message: unknown) => HttpServerResponse.jsonUnsafe({ detail: message }, { status })

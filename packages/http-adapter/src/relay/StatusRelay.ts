@@ -25,7 +25,7 @@ import {
   StatusBus,
   StatusEvent
 } from "@maikit/core/relay"
-import * as ApiFamily from "./ApiFamily.ts"
+import * as ApiFamily from "../ApiFamily.ts"
 import { StatusEvents } from "./StatusEvents.ts"
 import { StatusRelayApi } from "./StatusRelayApi.ts"
 

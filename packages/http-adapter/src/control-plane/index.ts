@@ -1,0 +1,3 @@
+/** The control-plane family (`/api/v2`, `/health`, `/info`): MaimConfig's routes in its envelope. */
+export * as ControlPlane from "./ControlPlane.ts"
+export * as ControlPlaneApi from "./ControlPlaneApi.ts"

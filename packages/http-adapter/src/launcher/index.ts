@@ -1,0 +1,3 @@
+/** The launcher family (`/api/v1`): the MaiLauncher backend's routes in the original's shapes. */
+export * as Launcher from "./Launcher.ts"
+export * as LauncherApi from "./LauncherApi.ts"
