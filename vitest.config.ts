@@ -13,6 +13,8 @@ export default defineConfig({
     include: ["packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    pool: "forks"
+    pool: "forks",
+    // Installs or unpacks the Debian packages the tests need (mosquitto, PostgreSQL) when they are missing.
+    globalSetup: ["./vitest.services.ts"]
   }
 })

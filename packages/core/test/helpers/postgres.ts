@@ -19,14 +19,17 @@ const notInstalled =
   "postgresql) or set MAIKIT_TEST_DATABASE_URL to an admin URL of a running server (e.g. " +
   "postgres://postgres@127.0.0.1:5432/postgres)."
 
+/** Debian's binaries, installed or unpacked by the test run's set-up (`vitest.services.ts`). */
 const binDir = (): string => {
-  const root = "/usr/lib/postgresql"
-  const versions = Fs.existsSync(root)
-    ? Fs.readdirSync(root).filter((name) => Fs.existsSync(Path.join(root, name, "bin", "initdb")))
-    : []
-  const newest = versions.toSorted((a, b) => Number(b) - Number(a))[0]
-  if (newest === undefined) throw new Error(notInstalled)
-  return Path.join(root, newest, "bin")
+  const roots = [process.env["MAIKIT_TEST_PACKAGE_ROOT"] ?? "", "/"].filter((root) => root !== "")
+  for (const root of roots.map((prefix) => Path.join(prefix, "usr/lib/postgresql"))) {
+    const versions = Fs.existsSync(root)
+      ? Fs.readdirSync(root).filter((name) => Fs.existsSync(Path.join(root, name, "bin", "initdb")))
+      : []
+    const newest = versions.toSorted((a, b) => Number(b) - Number(a))[0]
+    if (newest !== undefined) return Path.join(root, newest, "bin")
+  }
+  throw new Error(notInstalled)
 }
 
 const isRoot = () => process.getuid?.() === 0
