@@ -91,6 +91,8 @@ describe("SystemMetrics", () => {
       Schema.decodeUnknownSync(SystemMetrics.ProcessStats)(stats)
       assert.strictEqual(stats.pid, process.pid)
       assert.isTrue(stats.rssBytes > 0)
+      // Linux reads the virtual size from procfs; it always exceeds the resident set.
+      assert.isTrue(stats.vmsBytes !== null && stats.vmsBytes > stats.rssBytes)
     }).pipe(withMetrics))
 
   it("parses /proc/net/dev as psutil does", () => {

@@ -108,6 +108,12 @@ describe("MaikitServer with the launcher family", () => {
       assert.isTrue(data.network_stats.interfaces.every((nic) => nic.name !== "lo"))
       assert.isNotEmpty(data.system_info.system)
       assert.include(data.python_version, process.versions.node)
+      // Seed 000's figures of the server's own process, psutil's `Process` fields.
+      assert.isAtLeast(data.process_cpu_usage_percent, 0)
+      assert.isAbove(data.process_memory_usage.rss_mb, 1)
+      assert.isAbove(data.process_memory_usage.vms_mb ?? 0, data.process_memory_usage.rss_mb)
+      assert.isAbove(data.process_memory_usage.percent, 0)
+      assert.isBelow(data.process_memory_usage.percent, 100)
     }).pipe(Effect.scoped))
 
   it.live("answers the version routes; history honours ?limit and rejects a bad one", () =>

@@ -5,6 +5,7 @@
  * never waits on a reading; CPU and network rates are computed between consecutive samples.
  */
 import { Clock, Context, Duration, Effect, Layer, Ref, Schema } from "effect"
+import * as Fs from "node:fs"
 import * as Host from "./internal/hostReadings.ts"
 import { SystemMetricsError } from "./SystemMetricsError.ts"
 
@@ -75,6 +76,8 @@ export const ProcessStats = Schema.Struct({
   pid: Schema.Int,
   cpuPercent: Schema.Number,
   rssBytes: Schema.Number,
+  /** Virtual memory size (psutil's `vms`); `null` where the host does not tell it (read from procfs on Linux). */
+  vmsBytes: Schema.NullOr(Schema.Number),
   heapUsedBytes: Schema.Number,
   uptimeSeconds: Schema.Number
 })
@@ -195,12 +198,24 @@ const processCpuPercentSince = (current: NodeJS.CpuUsage, at: number, previous: 
   return round(((used - previous.processCpu.user - previous.processCpu.system) / (millis * 1000)) * 100, 1)
 }
 
+/** `VmSize` of `/proc/self/status`, in bytes; `null` off Linux or when procfs is not mounted. */
+const virtualMemoryBytes = (): number | null => {
+  if (process.platform !== "linux") return null
+  try {
+    const kib = /^VmSize:\s+(\d+) kB$/m.exec(Fs.readFileSync("/proc/self/status", "latin1"))?.[1]
+    return kib === undefined ? null : Number(kib) * 1024
+  } catch {
+    return null
+  }
+}
+
 const processStatsWith = (cpuPercent: number): ProcessStats => {
   const memory = process.memoryUsage()
   return {
     pid: process.pid,
     cpuPercent,
     rssBytes: memory.rss,
+    vmsBytes: virtualMemoryBytes(),
     heapUsedBytes: memory.heapUsed,
     uptimeSeconds: round(process.uptime(), 2)
   }

@@ -34,11 +34,18 @@ export const errors: ApiFamily.ErrorShape = {
 const utcIsoNow = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString().replace("Z", "+00:00"))
 
 const round2 = (value: number) => Math.round(value * 100) / 100
+const MiB = 1024 * 1024
 
 export const toLauncherMetrics = (snapshot: SystemMetrics.Snapshot) => ({
   system_info: snapshot.os,
   python_version: snapshot.runtime,
   cpu_usage_percent: round2(snapshot.cpuPercent),
+  process_cpu_usage_percent: round2(snapshot.process.cpuPercent),
+  process_memory_usage: {
+    rss_mb: round2(snapshot.process.rssBytes / MiB),
+    vms_mb: snapshot.process.vmsBytes === null ? null : round2(snapshot.process.vmsBytes / MiB),
+    percent: snapshot.memory.total_mb > 0 ? round2(snapshot.process.rssBytes / MiB / snapshot.memory.total_mb * 100) : 0
+  },
   memory_usage: snapshot.memory,
   disk_usage_root: snapshot.disk,
   network_stats: snapshot.network,
@@ -47,7 +54,7 @@ export const toLauncherMetrics = (snapshot: SystemMetrics.Snapshot) => ({
   process: {
     pid: snapshot.process.pid,
     cpu_percent: round2(snapshot.process.cpuPercent),
-    memory_rss_mb: round2(snapshot.process.rssBytes / 1024 / 1024),
+    memory_rss_mb: round2(snapshot.process.rssBytes / MiB),
     uptime_seconds: round2(snapshot.process.uptimeSeconds)
   }
 })

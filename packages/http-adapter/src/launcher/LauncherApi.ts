@@ -6,7 +6,7 @@
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { ComponentProcess, InstanceRegistry } from "@maikit/core/launcher"
-import { MaikitVersion, UpdateChecker } from "@maikit/core/platform"
+import { MaikitVersion, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
 
 /** FastAPI's `HTTPException` body. */
 export const Detail = Schema.Struct({ detail: Schema.String })
@@ -33,17 +33,6 @@ export const HealthResponse = Schema.Struct({
   time: Schema.String
 })
 
-const NetworkInterface = Schema.Struct({
-  name: Schema.String,
-  bytes_sent: Schema.Number,
-  bytes_recv: Schema.Number,
-  packets_sent: Schema.Number,
-  packets_recv: Schema.Number,
-  errin: Schema.Number,
-  errout: Schema.Number,
-  dropin: Schema.Number,
-  dropout: Schema.Number
-})
 
 /** `/system/metrics` `data`, field for field as psutil reported it, plus the rates the client also reads. */
 export const LauncherMetrics = Schema.Struct({
@@ -57,6 +46,14 @@ export const LauncherMetrics = Schema.Struct({
   /** The original reported its Python runtime here; MaiKit reports its Node.js runtime. */
   python_version: Schema.String,
   cpu_usage_percent: Schema.Number,
+  /** Seed 000: MaiKit's own process, of one core (psutil's `Process.cpu_percent()`), so it can exceed 100. */
+  process_cpu_usage_percent: Schema.Number,
+  /** Seed 000: MaiKit's own resident and virtual memory, and its share of the host's memory. */
+  process_memory_usage: Schema.Struct({
+    rss_mb: Schema.Number,
+    vms_mb: Schema.NullOr(Schema.Number),
+    percent: Schema.Number
+  }),
   memory_usage: Schema.Struct({
     total_mb: Schema.Number,
     available_mb: Schema.Number,
@@ -71,7 +68,7 @@ export const LauncherMetrics = Schema.Struct({
     percent: Schema.Number
   }),
   network_stats: Schema.Struct({
-    interfaces: Schema.Array(NetworkInterface),
+    interfaces: Schema.Array(SystemMetrics.NetworkInterface),
     total_bytes_sent: Schema.Number,
     total_bytes_recv: Schema.Number,
     total_packets_sent: Schema.Number,
