@@ -18,7 +18,7 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "effect/http"
-import { HttpApi, type HttpApiGroup, HttpApiSwagger, OpenApi } from "effect/http-api"
+import { HttpApi, type HttpApiGroup, HttpApiScalar, HttpApiSwagger, OpenApi } from "effect/http-api"
 import { MaikitVersion } from "@maikit/core/platform"
 import * as Http from "node:http"
 import type { Duplex } from "node:stream"
@@ -78,7 +78,7 @@ const bodyLimit = (options: { readonly maxBodyBytes?: number | undefined }) => o
 const serverBodyLimit = (options: { readonly maxBodyBytes?: number | undefined }) =>
   Layer.succeed(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(bodyLimit(options)))
 
-const publicPaths = new Set(["/", "/docs", "/openapi.json"])
+const publicPaths = new Set(["/", "/docs", "/redoc", "/openapi.json"])
 
 const preflight = HttpMiddleware.cors({
   allowedOrigins: () => true,
@@ -183,13 +183,19 @@ const pathOf = (url: string) => {
   return end === -1 ? url : url.slice(0, end)
 }
 
+/**
+ * FastAPI's three documents: Swagger UI, an API reference at `/redoc` and the OpenAPI document. FastAPI's
+ * `/redoc` loads ReDoc from a CDN; MaiKit serves Scalar's reference there, bundled with Effect, so it works
+ * offline like the rest.
+ */
 const docsRoutes = <Id extends string, Groups extends HttpApiGroup.Constraint>(api: HttpApi.HttpApi<Id, Groups>) =>
-  Layer.merge(
+  Layer.mergeAll(
     HttpApiSwagger.layer(api, { path: "/docs" }),
+    HttpApiScalar.layer(api, { path: "/redoc" }),
     HttpRouter.add("GET", "/openapi.json", HttpServerResponse.jsonUnsafe(OpenApi.fromApi(api)))
   )
 
-/** `/docs` and `/openapi.json` describing all families as one API. */
+/** `/docs`, `/redoc` and `/openapi.json` describing all families as one API. */
 const docs = (families: ReadonlyArray<ApiFamily.ApiFamily<unknown>>, title: string) => {
   const base = HttpApi.make("maikit").annotateMerge(OpenApi.annotations({
     title,
@@ -218,6 +224,7 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
   const table = RouteTable.fromApis(families.map((family) => family.api), [
     { method: "GET", path: "/" },
     { method: "GET", path: "/docs" },
+    { method: "GET", path: "/redoc" },
     { method: "GET", path: "/openapi.json" },
     ...mounts.flatMap((mount) => mount.paths)
   ])

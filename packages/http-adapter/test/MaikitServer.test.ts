@@ -256,7 +256,7 @@ describe("MaikitServer CORS, docs and access token", () => {
       assert.strictEqual(sameOrigin.headers.get("vary"), "Origin")
     }).pipe(Effect.scoped))
 
-  it.live("serves a home page, an OpenAPI document and Swagger UI with no external assets", () =>
+  it.live("serves a home page, an OpenAPI document, Swagger UI and the /redoc reference with no external assets", () =>
     Effect.gen(function*() {
       const base = yield* serve()
       const home = yield* call(`${base}/`)
@@ -272,6 +272,12 @@ describe("MaikitServer CORS, docs and access token", () => {
       assert.strictEqual(docs.status, 200)
       assert.include(docs.body, "SwaggerUIBundle")
       assert.notMatch(docs.body, /<(script|link)[^>]+(src|href)="https?:/)
+
+      const reference = yield* call(`${base}/redoc`)
+      assert.strictEqual(reference.status, 200)
+      assert.include(reference.body, "createApiReference")
+      assert.include(reference.body, "/api/v1/system/health")
+      assert.notMatch(reference.body, /<(script|link)[^>]+(src|href)="https?:/)
     }).pipe(Effect.scoped))
 
   it.live("with an access token, API routes need it; the home page and docs do not", () =>

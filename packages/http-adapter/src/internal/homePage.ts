@@ -18,6 +18,7 @@ code{background:#f3f3f3;padding:.1rem .3rem;border-radius:.2rem}</style>
 <p>API families on this server: ${families.map((name) => `<code>${escapeHtml(name)}</code>`).join(", ")}.</p>
 <ul>
 <li><a href="/docs">Interactive API documentation (Swagger UI)</a></li>
+<li><a href="/redoc">API reference</a></li>
 <li><a href="/openapi.json">OpenAPI document</a></li>
 </ul>
 </body>
