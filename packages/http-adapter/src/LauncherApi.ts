@@ -6,6 +6,7 @@
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { ComponentProcess, InstanceRegistry, MaikitVersion, UpdateChecker } from "@maikit/core"
+import { acceptUnknownFields } from "./internal/unknownFields.ts"
 
 /** FastAPI's `HTTPException` body. */
 export const Detail = Schema.Struct({ detail: Schema.String })
@@ -149,7 +150,8 @@ export class LauncherApi extends HttpApi.make("launcher")
   .add(LauncherSystemGroup)
   .annotateMerge(OpenApi.annotations({
     title: "MaiKit launcher API",
-    description: "Compatible with the MaiLauncher backend (port 23456, /api/v1) and its Vue client"
+    description: "Compatible with the MaiLauncher backend (port 23456, /api/v1) and its Vue client",
+    transform: acceptUnknownFields
   }))
 {}
 
@@ -293,6 +295,7 @@ export class LauncherInstancesApi extends HttpApi.make("launcherInstances")
   .add(LauncherInstancesGroup)
   .annotateMerge(OpenApi.annotations({
     title: "MaiKit launcher instances API",
-    description: "The MaiLauncher backend's instance routes, served by MaiKit's InstanceSupervisor"
+    description: "The MaiLauncher backend's instance routes, served by MaiKit's InstanceSupervisor",
+    transform: acceptUnknownFields
   }))
 {}

@@ -29,6 +29,7 @@ import { classify } from "./internal/errorResponses.ts"
 import * as FastLane from "./internal/fastLane.ts"
 import { homePage } from "./internal/homePage.ts"
 import { RouteTable } from "./internal/RouteTable.ts"
+import { acceptUnknownFields } from "./internal/unknownFields.ts"
 
 /**
  * Routes outside the families' `HttpApi`s (the launcher's WebSockets), served behind the same `Host` and origin
@@ -218,7 +219,9 @@ const docs = (families: ReadonlyArray<ApiFamily.ApiFamily<unknown>>, title: stri
   const base = HttpApi.make("maikit").annotateMerge(OpenApi.annotations({
     title,
     version: MaikitVersion.current.version,
-    description: "MaiKit: launcher, control plane and status relay for the MaiBot ecosystem"
+    description: "MaiKit: launcher, control plane and status relay for the MaiBot ecosystem. Request bodies may " +
+      "carry fields beyond those documented (the original systems' clients send some): they are accepted and ignored.",
+    transform: acceptUnknownFields
   }))
   const [first, ...rest] = families
   return first === undefined
@@ -305,6 +308,15 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
     }
     return undefined
   }
+
+  /**
+   * The router ends a path at `;` (for `/page;jsessionid=…`), so `/api/mqtt/2;drop` would address config 2. No
+   * MaiKit route has a `;` in its path: such a request is refused rather than read as another one.
+   */
+  const ambiguous = (path: string) =>
+    path.includes(";")
+      ? (errorsFor(path) ?? fallback)?.invalidRequest([{ loc: ["path"], msg: "a path may not contain ';'", type: "value_error" }])
+      : undefined
 
   /**
    * A CORS preflight: allowed origins may send any method and the headers they ask for (the launcher's client
@@ -396,7 +408,7 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
       const wrongHost = misdirected(request, path)
       if (wrongHost !== undefined) return Effect.succeed(wrongHost)
       if (request.method === "OPTIONS") return Effect.succeed(preflight(request, path))
-      const refused = foreign(request, path)
+      const refused = foreign(request, path) ?? ambiguous(path)
       if (refused !== undefined) return Effect.succeed(refused)
       const missingToken = unauthorized(request, path)
       if (missingToken !== undefined) return Effect.succeed(missingToken)
