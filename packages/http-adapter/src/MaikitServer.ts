@@ -100,6 +100,9 @@ const publicPaths = new Set(["/", "/docs", "/openapi.json"])
 
 const withoutOrigin = { vary: "Origin" }
 
+/** For a server without families (mounts only), which has no family's error shape to answer in. */
+const plainError = (status: number, message: string) => HttpServerResponse.jsonUnsafe({ message }, { status })
+
 const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 const isRead = (method: string) => method === "GET" || method === "HEAD"
@@ -287,24 +290,27 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
     return HttpServerResponse.setHeaders(response, { ...headers, vary: varies ? vary : `${vary}, Origin` })
   }
 
-  /** A `Host` this server does not answer for. */
+  /** A `Host` this server does not answer for; a server with mounts only answers in a plain shape. */
   const misdirected = (request: HttpServerRequest.HttpServerRequest, path: string) => {
     const host = request.headers["host"]
     if (policy.hostAllowed(host)) return undefined
-    return (errorsFor(path) ?? fallback)?.misdirected(host ?? "")
+    const errors = errorsFor(path)
+    return errors === undefined ? plainError(421, `this server does not answer for host ${host}`) : errors.misdirected(host ?? "")
+  }
+
+  const forbidden = (path: string, reason: string) => {
+    const errors = errorsFor(path)
+    return HttpServerResponse.setHeaders(errors === undefined ? plainError(403, reason) : errors.forbidden(reason), withoutOrigin)
   }
 
   /** A browser request from a page that may not make it. */
   const foreign = (request: HttpServerRequest.HttpServerRequest, path: string) => {
-    const errors = errorsFor(path) ?? fallback
-    if (errors === undefined) return undefined
-    const host = request.headers["host"]
     const origin = request.headers["origin"]
-    if (origin !== undefined && !policy.originAllowed(origin, host) && !isOpenRead(request, path)) {
-      return HttpServerResponse.setHeaders(errors.forbidden(`pages of ${origin} may not use this server`), withoutOrigin)
+    if (origin !== undefined && !policy.originAllowed(origin, request.headers["host"]) && !isOpenRead(request, path)) {
+      return forbidden(path, `pages of ${origin} may not use this server`)
     }
     if (isAnonymousCrossSite(request.headers) && !isOpenRead(request, path)) {
-      return HttpServerResponse.setHeaders(errors.forbidden("a cross-site request must come from an allowed origin"), withoutOrigin)
+      return forbidden(path, "a cross-site request must come from an allowed origin")
     }
     return undefined
   }
@@ -315,7 +321,8 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
    */
   const ambiguous = (path: string) =>
     path.includes(";")
-      ? (errorsFor(path) ?? fallback)?.invalidRequest([{ loc: ["path"], msg: "a path may not contain ';'", type: "value_error" }])
+      ? errorsFor(path)?.invalidRequest([{ loc: ["path"], msg: "a path may not contain ';'", type: "value_error" }]) ??
+        plainError(400, "a path may not contain ';'")
       : undefined
 
   /**
@@ -349,10 +356,7 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
         headers: { ...common, "access-control-allow-origin": "*", "access-control-allow-methods": "GET, HEAD" }
       })
     }
-    const errors = errorsFor(path) ?? fallback
-    return errors === undefined
-      ? HttpServerResponse.empty({ status: 403, headers: withoutOrigin })
-      : HttpServerResponse.setHeaders(errors.forbidden(`pages of ${origin} may not use this server`), withoutOrigin)
+    return forbidden(path, `pages of ${origin} may not use this server`)
   }
 
   const shapeFailure = (request: HttpServerRequest.HttpServerRequest, cause: Cause.Cause<unknown>) =>
@@ -408,8 +412,10 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
       const wrongHost = misdirected(request, path)
       if (wrongHost !== undefined) return Effect.succeed(wrongHost)
       if (request.method === "OPTIONS") return Effect.succeed(preflight(request, path))
-      const refused = foreign(request, path) ?? ambiguous(path)
+      const refused = foreign(request, path)
       if (refused !== undefined) return Effect.succeed(refused)
+      const unreadable = ambiguous(path)
+      if (unreadable !== undefined) return Effect.succeed(withCors(request, unreadable))
       const missingToken = unauthorized(request, path)
       if (missingToken !== undefined) return Effect.succeed(missingToken)
       // `layer` and `makeNodeHandlers` set the limit for the whole server; elsewhere (`webHandler`, a host

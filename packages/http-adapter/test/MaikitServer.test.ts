@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
-import { HttpServer } from "effect/http"
+import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -310,6 +310,23 @@ describe("MaikitServer CORS, docs and access token", () => {
       const other = yield* host(`maikit.example.org:${port}`)
       assert.strictEqual(other.status, 421)
       assert.deepStrictEqual(JSON.parse(other.body), { detail: `This server does not answer for host maikit.example.org:${port}` })
+    }).pipe(Effect.scoped))
+
+  it.live("a server with mounts only applies the same rules, in a plain shape", () =>
+    Effect.gen(function*() {
+      const ping: MaikitServer.Mount = {
+        routes: HttpRouter.add("GET", "/ping", HttpServerResponse.text("pong")),
+        paths: [{ method: "GET", path: "/ping" }]
+      }
+      const context = yield* Layer.build(MaikitServer.layer({ families: [], mounts: [ping], host: "127.0.0.1", port: 0 }))
+      const address = Context.get(context, HttpServer.HttpServer).address
+      const base = `http://127.0.0.1:${address._tag === "UnixPathAddress" ? 0 : address.port}`
+      assert.strictEqual((yield* call(`${base}/ping`)).body, "pong")
+      const rebound = yield* raw(base, { path: "/ping", headers: { host: "evil.example" } })
+      assert.strictEqual(rebound.status, 421)
+      assert.deepStrictEqual(JSON.parse(rebound.body), { message: "this server does not answer for host evil.example" })
+      const foreign = yield* call(`${base}/ping`, { headers: { origin: "http://evil.example" } })
+      assert.strictEqual(foreign.status, 403)
     }).pipe(Effect.scoped))
 
   it.live("a bad allow-list entry fails the server's start", () =>
