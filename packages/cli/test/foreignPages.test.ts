@@ -3,11 +3,16 @@
  * port with its default settings (no token, 127.0.0.1) and is probed as browsers probe it: requests with a foreign
  * `Origin` (simple ones, without a preflight, too), a forged `Host` (DNS rebinding) on HTTP, the terminal and log
  * WebSockets and the SSE stream, and the launcher's real client from a loopback origin, which must keep working.
+ * The last suite drives Debian's Chromium (headless) with `evil.example` resolving to 127.0.0.1, so the foreign
+ * page and the rebound name are a real browser's.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
+import { execFile, spawn } from "node:child_process"
+import * as Fs from "node:fs"
 import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
 import { MaikitConfig } from "@maikit/core"
 import { botFolder, tempDir } from "../../core/test/helpers/instances.ts"
@@ -313,4 +318,138 @@ describe("maikit serve: foreign web pages", () => {
       const after = yield* send(port, { path: "/api/status" })
       assert.notStrictEqual((JSON.parse(after.body) as { data: { code: string } }).data.code, "error", "the refused event was not published")
     }).pipe(Effect.scoped))
+})
+
+/**
+ * What the launcher's client does, as a page: add an instance with axios's headers (a preflighted request), post
+ * a "simple" one too (no preflight), then open the terminal socket. It reports what happened to its own server.
+ */
+const clientPage = (apiPort: number, maibot: string) => `<!doctype html><html><body><script>
+const api = "http://127.0.0.1:${apiPort}"
+const body = ${JSON.stringify(addBody(maibot))}
+const out = []
+let id = "none"
+;(async () => {
+  try {
+    const response = await fetch(api + "/api/v1/instances/add", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-Client-Name": "MailLauncher-Frontend",
+        "X-Client-Version": "1.0.0",
+        "X-Request-Time": new Date().toISOString()
+      },
+      body
+    })
+    const json = await response.json()
+    id = json.instance_id ?? "none"
+    out.push("add:" + response.status)
+  } catch (error) {
+    out.push("add:blocked")
+  }
+  try {
+    await fetch(api + "/api/v1/instances/add", { method: "POST", mode: "no-cors", headers: { "Content-Type": "text/plain" }, body })
+    out.push("simple:sent")
+  } catch (error) {
+    out.push("simple:blocked")
+  }
+  await new Promise((resolve) => {
+    const socket = new WebSocket("ws://127.0.0.1:${apiPort}/api/v1/ws/" + id + "_main")
+    socket.onmessage = (message) => { out.push("ws:" + JSON.parse(message.data).type); socket.close(); resolve() }
+    socket.onerror = () => { out.push("ws:refused"); resolve() }
+  })
+  await fetch("/result", { method: "POST", body: out.join(" ") })
+})()
+</script></body></html>`
+
+/** Serves `page` on a loopback port under any name, and takes its reports; yields the port and the next report. */
+const pageServer = (page: string) =>
+  Effect.gen(function*() {
+    const reports: Array<string> = []
+    const server = yield* Effect.acquireRelease(
+      Effect.callback<Http.Server>((resume) => {
+        const created = Http.createServer((request, response) => {
+          if (request.url !== "/result") return void response.writeHead(200, { "content-type": "text/html" }).end(page)
+          let text = ""
+          request.setEncoding("utf8")
+          request.on("data", (chunk: string) => (text += chunk))
+          request.on("end", () => {
+            reports.push(text)
+            response.end()
+          })
+        })
+        created.listen(0, "127.0.0.1", () => resume(Effect.succeed(created)))
+      }),
+      (listening) =>
+        Effect.callback<void>((resume) => {
+          listening.closeAllConnections()
+          listening.close(() => resume(Effect.void))
+        })
+    )
+    /** Loads `url` in headless Chromium, `evil.example` resolving to 127.0.0.1 (as DNS rebinding makes it), until the page reports. */
+    const visit = (url: string) =>
+      Effect.gen(function*() {
+        const seen = reports.length
+        const profile = tempDir("chromium-profile")
+        const browser = spawn("chromium", [
+          "--headless=new",
+          "--no-sandbox",
+          "--disable-gpu",
+          `--user-data-dir=${profile}`,
+          "--host-resolver-rules=MAP evil.example 127.0.0.1",
+          url
+        ], { stdio: "ignore", detached: true })
+        // Chromium's own helper processes share its process group: they go with it.
+        yield* Effect.addFinalizer(() =>
+          Effect.callback<void>((resume) => {
+            browser.once("exit", () => {
+              Fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+              resume(Effect.void)
+            })
+            if (browser.pid !== undefined) process.kill(-browser.pid, "SIGKILL")
+          })
+        )
+        const deadline = Date.now() + 30_000
+        while (reports.length === seen && Date.now() < deadline) yield* Effect.sleep("50 millis")
+        return reports[seen] ?? "no report"
+      }).pipe(Effect.scoped)
+    return { port: (server.address() as AddressInfo).port, visit }
+  })
+
+/** What headless Chromium shows for `url`, with `evil.example` resolving to 127.0.0.1. */
+const dumpDom = (url: string) =>
+  Effect.callback<string>((resume) => {
+    const profile = tempDir("chromium-profile")
+    execFile("chromium", [
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      `--user-data-dir=${profile}`,
+      "--host-resolver-rules=MAP evil.example 127.0.0.1",
+      "--dump-dom",
+      url
+    ], { timeout: 60_000 }, (_error, stdout) => {
+      Fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+      resume(Effect.succeed(stdout))
+    })
+  })
+
+describe("maikit serve: foreign web pages, in Chromium", () => {
+  it.live("the client works from a loopback origin; from another origin it adds nothing and opens no terminal", () =>
+    Effect.gen(function*() {
+      const port = yield* serve
+      const pages = yield* pageServer(clientPage(port, botFolder()))
+
+      const foreign = yield* pages.visit(`http://evil.example:${pages.port}/`)
+      assert.strictEqual(foreign, "add:blocked simple:sent ws:refused")
+      assert.strictEqual(yield* instanceCount(port), 0, "neither the preflighted nor the simple request stored anything")
+
+      const rebound = yield* dumpDom(`http://evil.example:${port}/api/v1/instances`)
+      assert.include(rebound, "This server does not answer for host evil.example")
+
+      const loopback = yield* pages.visit(`http://localhost:${pages.port}/`)
+      assert.strictEqual(loopback, "add:200 simple:sent ws:status")
+      assert.strictEqual(yield* instanceCount(port), 1, "the client's add went through, the simple text/plain one did not")
+    }).pipe(Effect.scoped), 120_000)
 })
