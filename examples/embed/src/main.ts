@@ -10,6 +10,8 @@ import { Launcher, MaikitServer } from "@maikit/http-adapter"
 
 const port = Number(process.env["PORT"] ?? 8080)
 
+// MaiKit answers loopback names out of the box; a host reached under its own name lists it in `allowedHosts`
+// (and its pages' origins in `allowedOrigins`), or MaiKit refuses the requests (421, 403).
 const maikit = await MaikitServer.nodeHandler(
   { families: [Launcher.family], title: "My app + MaiKit" },
   Layer.mergeAll(

@@ -30,6 +30,8 @@ export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
     accessToken: config.accessToken,
+    allowedHosts: config.allowedHosts,
+    allowedOrigins: config.allowedOrigins,
     title: "MaiKit"
   }).pipe(
     Layer.provide(Layer.mergeAll(

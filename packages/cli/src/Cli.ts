@@ -6,6 +6,7 @@ import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Completions, Flag } from "effect/cli"
 import { MaikitVersion } from "@maikit/core/platform"
 import * as AllInOne from "./AllInOne.ts"
+import { allowedHost, allowedOrigin } from "./commands/accessFlags.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
 import * as InstanceCommands from "./commands/instances.ts"
 import * as LightCommands from "./commands/light.ts"
@@ -35,14 +36,16 @@ const config = Flag.String("config").pipe(
 
 export const serve = Command.make(
   "serve",
-  { host, port, dataDir, token, config },
+  { host, port, dataDir, token, config, allowedHost, allowedOrigin },
   (flags) =>
     Layer.launch(AllInOne.layer({
       host: Option.getOrUndefined(flags.host),
       port: Option.getOrUndefined(flags.port),
       dataDir: Option.getOrUndefined(flags.dataDir),
       accessToken: Option.getOrUndefined(flags.token),
-      configFile: Option.getOrUndefined(flags.config)
+      configFile: Option.getOrUndefined(flags.config),
+      allowedHosts: flags.allowedHost,
+      allowedOrigins: flags.allowedOrigin
     }))
 ).pipe(
   Command.withDescription("Start the all-in-one MaiKit server (launcher API on port 23456 by default)"),

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -71,6 +72,53 @@ describe("maikit CLI", () => {
     assert.strictEqual(result.status, 2)
     assert.include(result.stderr, "MAIKIT_LOG_LEVEL")
   })
+
+  it("refuses a bad allowed origin or host, naming the key", () => {
+    const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-cli-"))
+    const fromEnv = maikit(["serve", "--data-dir", dataDir], { MAIKIT_ALLOWED_ORIGINS: "http://localhost:*,localhost:5173" })
+    assert.strictEqual(fromEnv.status, 2)
+    assert.include(fromEnv.stderr, "MAIKIT_ALLOWED_ORIGINS")
+    const fromFlag = maikit(["serve", "--data-dir", dataDir, "--allowed-host", "evil example"])
+    assert.strictEqual(fromFlag.status, 2)
+    assert.include(fromFlag.stderr, "allowed_hosts")
+  })
+
+  it.live("serve answers the hosts and origins given with --allowed-host and --allowed-origin", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-cli-"))
+      const child = spawn(process.execPath, [
+        "--conditions=source",
+        bin,
+        "serve",
+        "--port",
+        String(port),
+        "--data-dir",
+        dataDir,
+        "--allowed-host",
+        "maikit.test",
+        "--allowed-origin",
+        "http://maikit.test:5173,http://console.test"
+      ], { stdio: "ignore" })
+      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+      const get = (headers: Record<string, string>) =>
+        Effect.promise(() =>
+          new Promise<number>((resolve) => {
+            const request = Http.get({ host: "127.0.0.1", port, path: "/api/v1/system/health", headers }, (response) => {
+              response.resume()
+              resolve(response.statusCode ?? 0)
+            })
+            request.on("error", () => resolve(0))
+          })
+        )
+      const deadline = Date.now() + 20_000
+      while ((yield* get({})) !== 200 && Date.now() < deadline) yield* Effect.sleep("100 millis")
+      assert.strictEqual(yield* get({ host: `maikit.test:${port}` }), 200)
+      assert.strictEqual(yield* get({ host: `other.test:${port}` }), 421)
+      assert.strictEqual(yield* get({ origin: "http://maikit.test:5173" }), 200)
+      assert.strictEqual(yield* get({ origin: "http://console.test" }), 200)
+      assert.strictEqual(yield* get({ origin: "http://localhost:5173" }), 403, "the list replaces the defaults")
+    }).pipe(Effect.scoped), 40_000)
 
   it.live("serve answers health, creates the database and log file, and stops on SIGINT", () =>
     Effect.gen(function*() {

@@ -3,13 +3,13 @@ import { NodeServices } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import { TestConsole } from "effect/testing"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
 import { LightRelay } from "@maikit/light-relay"
-import { eventually, freePort } from "../../core/test/helpers/mqtt.ts"
+import { eventually, freePort, signIn } from "../../core/test/helpers/mqtt.ts"
 import * as Cli from "../src/Cli.ts"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-cli-light-"))
@@ -114,5 +114,49 @@ describe("maikit light serve", () => {
       assert.isTrue(Fs.existsSync(Path.join(cwd, "data", "config.db")))
       assert.include(Fs.readFileSync(Path.join(cwd, "logs", "monitor.log"), "utf8"), "AI status light relay listening")
       assert.include(output, `http://127.0.0.1:${port}`)
+    }).pipe(Effect.scoped), 40_000)
+
+  it.live("its embedded broker refuses a bind beyond loopback without credentials, and signs lights in with them", () =>
+    Effect.gen(function*() {
+      const brokerPort = yield* freePort()
+      const refused = spawnSync(process.execPath, [
+        "--conditions=source",
+        bin,
+        "light",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--no-ble",
+        "--embedded-broker",
+        `0.0.0.0:${brokerPort}`
+      ], { cwd: fresh(), encoding: "utf8", timeout: 30_000 })
+      assert.notStrictEqual(refused.status, 0)
+      assert.include(refused.stderr + refused.stdout, "without credentials")
+
+      const port = yield* freePort()
+      const child = spawn(process.execPath, [
+        "--conditions=source",
+        bin,
+        "light",
+        "serve",
+        "--addr",
+        `127.0.0.1:${port}`,
+        "--no-ble",
+        "--embedded-broker",
+        `127.0.0.1:${brokerPort}`,
+        "--broker-user",
+        "lights"
+      ], { cwd: fresh(), stdio: "ignore", env: { ...process.env, MAIKIT_BROKER_PASSWORD: "from the environment" } })
+      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+      const broker = `mqtt://127.0.0.1:${brokerPort}`
+      yield* eventually(
+        "the broker to listen",
+        Effect.map(signIn(broker, { username: "lights", password: "from the environment" }), (result) => result._tag === "Connected").pipe(
+          Effect.scoped
+        ),
+        20_000
+      )
+      const anonymous = yield* signIn(broker)
+      assert.strictEqual(anonymous._tag, "Refused")
     }).pipe(Effect.scoped), 40_000)
 })

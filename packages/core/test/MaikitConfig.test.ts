@@ -102,4 +102,37 @@ describe("MaikitConfig", () => {
         assert.isFalse(MaikitConfig.isLoopbackHost(host), host)
       }
     }))
+
+  it.effect("allowed hosts and origins: TOML arrays, comma-separated variables, flags; checked at start", () =>
+    Effect.gen(function*() {
+      const cwd = tempDir()
+      const defaults = yield* MaikitConfig.load({ cwd, env: {} })
+      assert.deepStrictEqual(defaults.allowedHosts, [])
+      assert.deepStrictEqual(defaults.allowedOrigins, MaikitConfig.defaultAllowedOrigins)
+      assert.include(defaults.allowedOrigins, "tauri://localhost")
+
+      Fs.writeFileSync(
+        Path.join(cwd, "maikit.toml"),
+        "allowed_hosts = [\"maikit.lan\", \".example.com\"]\nallowed_origins = [\"http://maikit.lan:*\"]\n"
+      )
+      const fromFile = yield* MaikitConfig.load({ cwd, env: {} })
+      assert.deepStrictEqual(fromFile.allowedHosts, ["maikit.lan", ".example.com"])
+      assert.deepStrictEqual(fromFile.allowedOrigins, ["http://maikit.lan:*"])
+
+      const fromEnv = yield* MaikitConfig.load({
+        cwd,
+        env: { MAIKIT_ALLOWED_HOSTS: " a.test, [fe80::1] ,", MAIKIT_ALLOWED_ORIGINS: "" }
+      })
+      assert.deepStrictEqual(fromEnv.allowedHosts, ["a.test", "[fe80::1]"])
+      assert.deepStrictEqual(fromEnv.allowedOrigins, [], "an empty variable allows no other origin")
+
+      const fromFlags = yield* MaikitConfig.load({ cwd, env: {}, overrides: { allowedHosts: ["*"] } })
+      assert.deepStrictEqual(fromFlags.allowedHosts, ["*"])
+
+      const badOrigin = yield* Effect.flip(MaikitConfig.load({ cwd, env: { MAIKIT_ALLOWED_ORIGINS: "localhost:5173" } }))
+      assert.strictEqual(badOrigin.key, "MAIKIT_ALLOWED_ORIGINS")
+      assert.include(badOrigin.message, "expected an origin")
+      const badHost = yield* Effect.flip(MaikitConfig.load({ cwd, env: {}, overrides: { allowedHosts: ["http://a.test"] } }))
+      assert.strictEqual(badHost.key, "allowed_hosts")
+    }))
 })

@@ -2,7 +2,7 @@
  * An API family is one of MaiKit's three HTTP conventions (launcher, control plane, status relay): its
  * `HttpApi` definition, the layer that registers its handlers on an `HttpRouter`, the paths it answers, and
  * how it shapes the errors that happen before a handler runs (bad body, unknown route, wrong method,
- * oversize body, missing token). `MaikitServer` composes any set of families into one server.
+ * oversize body, missing token, a foreign `Host` or `Origin`). `MaikitServer` composes any set of families into one server.
  */
 import type { Effect, FileSystem, Layer, Path } from "effect"
 import type { Etag, HttpPlatform, HttpRouter, HttpServerResponse } from "effect/http"
@@ -34,6 +34,10 @@ export interface ErrorShape {
   /** The body's content type is not one the route reads (they read `application/json`). */
   readonly unsupportedMediaType: (contentType: string) => HttpServerResponse.HttpServerResponse
   readonly unauthorized: ErrorResponse
+  /** 421: the `Host` header names a server this one is not (a DNS-rebinding page, or a missing `allowedHosts`). */
+  readonly misdirected: (host: string) => HttpServerResponse.HttpServerResponse
+  /** 403: a browser request from a page whose origin may not use this route. */
+  readonly forbidden: (reason: string) => HttpServerResponse.HttpServerResponse
   /** A defect: answered without internals, which are logged instead. */
   readonly internalError: ErrorResponse
 }
@@ -61,6 +65,12 @@ export interface ApiFamily<R = never> {
   readonly root?: Effect.Effect<HttpServerResponse.HttpServerResponse> | undefined
   /** Built once per server, with the family's services; Node servers answer these first. */
   readonly fastRoutes?: Effect.Effect<ReadonlyArray<FastRoute>, never, R> | undefined
+  /**
+   * Whether pages of any origin may read the family's routes (`GET`, `HEAD`): the answer then allows every
+   * origin without credentials (`Access-Control-Allow-Origin: *`). Its other methods keep the server's origin
+   * rules. For routes that only report, like the relay's status for light dashboards.
+   */
+  readonly openReads?: boolean | undefined
 }
 
 /**
@@ -91,4 +101,5 @@ export const make = <Id extends string, Groups extends HttpApiGroup.Constraint, 
   readonly errors: ErrorShape
   readonly root?: Effect.Effect<HttpServerResponse.HttpServerResponse> | undefined
   readonly fastRoutes?: Effect.Effect<ReadonlyArray<FastRoute>, never, R> | undefined
+  readonly openReads?: boolean | undefined
 }): ApiFamily<R> => ({ ...options, api: options.api as unknown as HttpApi.Top })

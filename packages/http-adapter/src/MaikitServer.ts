@@ -1,37 +1,39 @@
 /**
  * Composes any set of API families into one HTTP application: their routes, one OpenAPI document at
  * `/openapi.json`, Swagger UI at `/docs` (assets bundled, so it works offline), a small home page at `/`,
- * CORS for any origin, a body size limit, an optional access token, and error bodies in each family's own
- * shape for everything that fails before a handler answers. The same application can listen on its own
+ * a `Host` allow-list and origin rules against foreign web pages (`internal/browserPolicy.ts`), CORS for the
+ * allowed origins, a body size limit, an optional access token, and error bodies in each family's own shape
+ * for everything that fails before a handler answers. The same application can listen on its own
  * port (`layer`), or be mounted into a host's `node:http`, Express or Fastify server (`makeNodeHandler`,
  * `nodeHandler`) or any fetch-style runtime (`webHandler`). Node servers also answer the families' fast
  * routes (the relay's `POST /api/event`) before the application, for plain requests that succeed; every other
  * request, and every error, is the application's.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { ByteSize, Cause, Context, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
+import { ByteSize, Cause, Context, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
 import {
   HttpIncomingMessage,
-  HttpMiddleware,
   HttpRouter,
   HttpServer,
   HttpServerRequest,
   HttpServerResponse
 } from "effect/http"
 import { HttpApi, type HttpApiGroup, HttpApiScalar, HttpApiSwagger, OpenApi } from "effect/http-api"
-import { MaikitVersion } from "@maikit/core/platform"
+import { MaikitConfig, MaikitVersion } from "@maikit/core/platform"
 import * as Http from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import * as ApiFamily from "./ApiFamily.ts"
+import * as BrowserPolicy from "./internal/browserPolicy.ts"
 import { classify } from "./internal/errorResponses.ts"
 import * as FastLane from "./internal/fastLane.ts"
 import { homePage } from "./internal/homePage.ts"
 import { RouteTable } from "./internal/RouteTable.ts"
+import { acceptUnknownFields } from "./internal/unknownFields.ts"
 
 /**
- * Routes outside the families' `HttpApi`s (the launcher's WebSockets), served behind the same CORS, token check
- * and error shapes as the families.
+ * Routes outside the families' `HttpApi`s (the launcher's WebSockets), served behind the same `Host` and origin
+ * rules, CORS, token check and error shapes as the families.
  */
 export interface Mount<R = never> {
   readonly routes: Layer.Layer<never, never, R | ApiFamily.ServerServices>
@@ -62,6 +64,22 @@ export interface Options<Families extends ReadonlyArray<ApiFamily.ApiFamily<unkn
    * request. Default true; false sends every request through the application.
    */
   readonly fastLane?: boolean
+  /**
+   * `Host` names answered beyond loopback (`localhost`, `*.localhost`, 127.0.0.0/8, `[::1]`, always answered) and
+   * the address `layer` listens on: `maikit.lan`, `.example.com` (with subdomains), `*.example.com`, `*` (any).
+   * Others get 421. A server listening on a wildcard address (`0.0.0.0`, `::`) with an access token and no list
+   * answers any name: the token is the gate. Hosts that mount MaiKit into their own server list their names here.
+   */
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
+  /**
+   * Origins whose pages may call every route, with credentials: `https://console.example.com`, or
+   * `http://localhost:*` for any port. Default `MaikitConfig.defaultAllowedOrigins` (loopback pages and the
+   * launcher's Tauri shell); pages this server serves itself are always allowed. Browser requests from other
+   * origins are refused with 403, except reads of public routes (the docs, and families with `openReads`).
+   */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
+  /** The address the server listens on; set by `layer`, and by hosts that serve `routes` on their own listener. */
+  readonly listenHost?: string | undefined
 }
 
 /** The services the families of `Options` need from the host. */
@@ -69,7 +87,7 @@ export type Requirements<Families extends ReadonlyArray<ApiFamily.ApiFamily<unkn
   Families[number]
 >
 
-/** The headers MaiLauncher's client sends on every request; any other requested header is allowed too. */
+/** The headers MaiLauncher's client sends on every request; allowed origins may send any other header too. */
 export const clientHeaders = ["X-Client-Name", "X-Client-Version", "X-Request-Time"] as const
 
 const bodyLimit = (options: { readonly maxBodyBytes?: number | undefined }) => options.maxBodyBytes ?? 1024 * 1024
@@ -80,33 +98,41 @@ const serverBodyLimit = (options: { readonly maxBodyBytes?: number | undefined }
 
 const publicPaths = new Set(["/", "/docs", "/redoc", "/openapi.json"])
 
-const preflight = HttpMiddleware.cors({
-  allowedOrigins: () => true,
-  allowedMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-  credentials: true,
-  maxAge: 600
-})
+const withoutOrigin = { vary: "Origin" }
 
-const withoutOrigin = { vary: "Origin", "access-control-allow-credentials": "true" }
+/** For a server without families (mounts only), which has no family's error shape to answer in. */
+const plainError = (status: number, message: string) => HttpServerResponse.jsonUnsafe({ message }, { status })
+
+const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+const isRead = (method: string) => method === "GET" || method === "HEAD"
 
 /**
- * CORS for any origin, with credentials. Preflights go to Effect's middleware; other responses get their
- * headers here, in one `setHeaders`, because Effect's per-request header records and `Vary` parsing are a
- * measurable share of the hottest routes (the relay's `POST /api/event`).
+ * A request a browser sent from another site without saying from which origin: an image, a form's `GET`, a
+ * link, a script (Fetch Metadata). Requests that say (`fetch`, XHR, forms that post, WebSockets) carry `Origin`.
  */
-const withCors = (
-  request: HttpServerRequest.HttpServerRequest,
-  response: HttpServerResponse.HttpServerResponse
-): HttpServerResponse.HttpServerResponse => {
-  const origin = request.headers["origin"]
-  const vary = response.headers["vary"]
-  const headers = origin === undefined
-    ? withoutOrigin
-    : { "access-control-allow-origin": origin, vary: "Origin", "access-control-allow-credentials": "true" }
-  if (vary === undefined) return HttpServerResponse.setHeaders(response, headers)
-  const varies = vary.split(",").some((name) => name.trim().toLowerCase() === "origin" || name.trim() === "*")
-  return HttpServerResponse.setHeaders(response, { ...headers, vary: varies ? vary : `${vary}, Origin` })
+const isAnonymousCrossSite = (headers: Readonly<Record<string, string | undefined>>) => {
+  const site = headers["sec-fetch-site"]
+  return headers["origin"] === undefined && (site === "cross-site" || site === "same-site")
 }
+
+/** The server's `Host` and origin rules, built once; dies on an entry that is not a host name or an origin. */
+const policyOf = (
+  options: Pick<Options<ReadonlyArray<ApiFamily.ApiFamily<unknown>>>, "allowedHosts" | "allowedOrigins" | "listenHost" | "accessToken">
+) =>
+  Effect.map(
+    Effect.orDie(Effect.all([
+      Schema.decodeUnknownEffect(Schema.UndefinedOr(Schema.Array(MaikitConfig.AllowedHost)))(options.allowedHosts),
+      Schema.decodeUnknownEffect(Schema.UndefinedOr(Schema.Array(MaikitConfig.AllowedOrigin)))(options.allowedOrigins)
+    ])),
+    ([allowedHosts, allowedOrigins]) =>
+      BrowserPolicy.make({
+        allowedHosts,
+        allowedOrigins,
+        boundHost: options.listenHost,
+        hasToken: Option.isSome(options.accessToken ?? Option.none())
+      })
+  )
 
 /** The token a request presents; `headers` may be Effect's or Node's (whose repeated headers are arrays). */
 const presentedToken = (
@@ -145,6 +171,7 @@ const fastRoutesOf = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<u
 
 const makeLane = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR>(
   options: Options<Families, MountsR>,
+  policy: BrowserPolicy.Policy,
   routes: ReadonlyArray<ApiFamily.FastRoute>,
   fallback: FastLane.LaneOptions["fallback"]
 ): FastLane.Lane | undefined => {
@@ -153,6 +180,7 @@ const makeLane = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unkno
   return FastLane.make({
     routes,
     maxBodyBytes: bodyLimit(options),
+    hostAllowed: policy.hostAllowed,
     authorized: (request) => {
       if (Option.isNone(token)) return true
       const presented = presentedToken(request.headers, request.url ?? "")
@@ -200,7 +228,9 @@ const docs = (families: ReadonlyArray<ApiFamily.ApiFamily<unknown>>, title: stri
   const base = HttpApi.make("maikit").annotateMerge(OpenApi.annotations({
     title,
     version: MaikitVersion.current.version,
-    description: "MaiKit: launcher, control plane and status relay for the MaiBot ecosystem"
+    description: "MaiKit: launcher, control plane and status relay for the MaiBot ecosystem. Request bodies may " +
+      "carry fields beyond those documented (the original systems' clients send some): they are accepted and ignored.",
+    transform: acceptUnknownFields
   }))
   const [first, ...rest] = families
   return first === undefined
@@ -214,6 +244,12 @@ const docs = (families: ReadonlyArray<ApiFamily.ApiFamily<unknown>>, title: stri
  */
 export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR = never>(
   options: Options<Families, MountsR>
+): Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families> | MountsR> =>
+  Layer.unwrap(Effect.map(policyOf(options), (policy) => routesWith(options, policy)))
+
+const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR = never>(
+  options: Options<Families, MountsR>,
+  policy: BrowserPolicy.Policy
 ): Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families> | MountsR> => {
   const families = options.families
   const mounts = options.mounts ?? []
@@ -230,7 +266,105 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
   ])
   const checksToken = (path: string) => mounts.some((mount) => mount.checksToken?.(path) === true)
   const fallback = families[0]?.errors
-  const errorsFor = (path: string) => (families.find((family) => family.owns(path)) ?? families[0])?.errors
+  const familyOf = (path: string) => families.find((family) => family.owns(path))
+  const errorsFor = (path: string) => (familyOf(path) ?? families[0])?.errors
+
+  /** A read of a route open to every origin: the docs, or a family with `openReads`; never a WebSocket. */
+  const isOpenRead = (request: HttpServerRequest.HttpServerRequest, path: string) =>
+    isRead(request.method) && request.headers["upgrade"] === undefined &&
+    (publicPaths.has(path) || familyOf(path)?.openReads === true)
+
+  /**
+   * CORS for an answer: an allowed origin gets itself back with credentials, a foreign one reading an open route
+   * gets `*` without credentials. Set in one `setHeaders`, because Effect's per-request header records and `Vary`
+   * parsing are a measurable share of the hottest routes (the relay's `POST /api/event`).
+   */
+  const withCors = (
+    request: HttpServerRequest.HttpServerRequest,
+    response: HttpServerResponse.HttpServerResponse
+  ): HttpServerResponse.HttpServerResponse => {
+    const origin = request.headers["origin"]
+    const vary = response.headers["vary"]
+    const headers = origin === undefined
+      ? withoutOrigin
+      : policy.originAllowed(origin, request.headers["host"])
+      ? { "access-control-allow-origin": origin, vary: "Origin", "access-control-allow-credentials": "true" }
+      : isOpenRead(request, pathOf(request.url))
+      ? { "access-control-allow-origin": "*", vary: "Origin" }
+      : withoutOrigin
+    if (vary === undefined) return HttpServerResponse.setHeaders(response, headers)
+    const varies = vary.split(",").some((name) => name.trim().toLowerCase() === "origin" || name.trim() === "*")
+    return HttpServerResponse.setHeaders(response, { ...headers, vary: varies ? vary : `${vary}, Origin` })
+  }
+
+  /** A `Host` this server does not answer for; a server with mounts only answers in a plain shape. */
+  const misdirected = (request: HttpServerRequest.HttpServerRequest, path: string) => {
+    const host = request.headers["host"]
+    if (policy.hostAllowed(host)) return undefined
+    const errors = errorsFor(path)
+    return errors === undefined ? plainError(421, `this server does not answer for host ${host}`) : errors.misdirected(host ?? "")
+  }
+
+  const forbidden = (path: string, reason: string) => {
+    const errors = errorsFor(path)
+    return HttpServerResponse.setHeaders(errors === undefined ? plainError(403, reason) : errors.forbidden(reason), withoutOrigin)
+  }
+
+  /** A browser request from a page that may not make it. */
+  const foreign = (request: HttpServerRequest.HttpServerRequest, path: string) => {
+    const origin = request.headers["origin"]
+    if (origin !== undefined && !policy.originAllowed(origin, request.headers["host"]) && !isOpenRead(request, path)) {
+      return forbidden(path, `pages of ${origin} may not use this server`)
+    }
+    if (isAnonymousCrossSite(request.headers) && !isOpenRead(request, path)) {
+      return forbidden(path, "a cross-site request must come from an allowed origin")
+    }
+    return undefined
+  }
+
+  /**
+   * The router ends a path at `;` (for `/page;jsessionid=…`), so `/api/mqtt/2;drop` would address config 2. No
+   * MaiKit route has a `;` in its path: such a request is refused rather than read as another one.
+   */
+  const ambiguous = (path: string) =>
+    path.includes(";")
+      ? errorsFor(path)?.invalidRequest([{ loc: ["path"], msg: "a path may not contain ';'", type: "value_error" }]) ??
+        plainError(400, "a path may not contain ';'")
+      : undefined
+
+  /**
+   * A CORS preflight: allowed origins may send any method and the headers they ask for (the launcher's client
+   * asks for `Content-Type` and its `X-Client-*` headers); any origin may read an open route; others are refused.
+   */
+  const preflight = (request: HttpServerRequest.HttpServerRequest, path: string): HttpServerResponse.HttpServerResponse => {
+    const origin = request.headers["origin"]
+    if (origin === undefined) return HttpServerResponse.empty({ status: 204, headers: withoutOrigin })
+    const method = (request.headers["access-control-request-method"] ?? "").toUpperCase()
+    const requested = request.headers["access-control-request-headers"]
+    const common = {
+      vary: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+      "access-control-max-age": "600",
+      ...(requested === undefined ? {} : { "access-control-allow-headers": requested })
+    }
+    if (policy.originAllowed(origin, request.headers["host"])) {
+      return HttpServerResponse.empty({
+        status: 204,
+        headers: {
+          ...common,
+          "access-control-allow-origin": origin,
+          "access-control-allow-credentials": "true",
+          "access-control-allow-methods": allowedMethods
+        }
+      })
+    }
+    if (isRead(method) && (publicPaths.has(path) || familyOf(path)?.openReads === true)) {
+      return HttpServerResponse.empty({
+        status: 204,
+        headers: { ...common, "access-control-allow-origin": "*", "access-control-allow-methods": "GET, HEAD" }
+      })
+    }
+    return forbidden(path, `pages of ${origin} may not use this server`)
+  }
 
   const shapeFailure = (request: HttpServerRequest.HttpServerRequest, cause: Cause.Cause<unknown>) =>
     Effect.gen(function*() {
@@ -260,8 +394,7 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
     return errors === undefined ? response : errors.unsupportedMediaType(request.headers["content-type"] ?? "(none)")
   }
 
-  const unauthorized = (request: HttpServerRequest.HttpServerRequest) => {
-    const path = pathOf(request.url)
+  const unauthorized = (request: HttpServerRequest.HttpServerRequest, path: string) => {
     if (Option.isNone(token) || publicPaths.has(path) || checksToken(path)) return undefined
     const presented = presentedToken(request.headers, request.url)
     if (presented !== undefined && constantTimeEquals(presented, token.value)) return undefined
@@ -280,12 +413,18 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
       )
     const answerWithinLimit = answer(app)
     const answerLimited = answer(Effect.provideService(app, HttpIncomingMessage.MaxBodySize, maxBodySize))
-    const preflightAnswer = preflight(app)
     return Effect.withFiber((fiber) => {
       const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
-      if (request.method === "OPTIONS") return preflightAnswer
-      const refusal = unauthorized(request)
-      if (refusal !== undefined) return Effect.succeed(refusal)
+      const path = pathOf(request.url)
+      const wrongHost = misdirected(request, path)
+      if (wrongHost !== undefined) return Effect.succeed(wrongHost)
+      if (request.method === "OPTIONS") return Effect.succeed(preflight(request, path))
+      const refused = foreign(request, path)
+      if (refused !== undefined) return Effect.succeed(refused)
+      const unreadable = ambiguous(path)
+      if (unreadable !== undefined) return Effect.succeed(withCors(request, unreadable))
+      const missingToken = unauthorized(request, path)
+      if (missingToken !== undefined) return Effect.succeed(missingToken)
       // `layer` and `makeNodeHandlers` set the limit for the whole server; elsewhere (`webHandler`, a host
       // serving `routes` itself) it is set here for the request.
       return fiber.getRef(HttpIncomingMessage.MaxBodySize) === maxBodySize ? answerWithinLimit : answerLimited
@@ -333,19 +472,23 @@ export interface ListenOptions {
 export const layer = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unknown>>, MountsR = never>(
   options: Options<Families, MountsR> & ListenOptions
 ) => {
-  const server = Layer.unwrap(Effect.map(fastRoutesOf(options), (fastRoutes) =>
-    HttpRouter.serve(routes(options), {
+  const listening = { ...options, listenHost: options.listenHost ?? options.host }
+  const server = Layer.unwrap(Effect.gen(function*() {
+    const policy = yield* policyOf(listening)
+    const fastRoutes = yield* fastRoutesOf(listening)
+    return HttpRouter.serve(routesWith(listening, policy), {
       disableLogger: true,
       disableListenLog: true,
       routerConfig: { ignoreTrailingSlash: true }
     }).pipe(
       Layer.provide(serverBodyLimit(options)),
-      Layer.provideMerge(NodeHttpServer.layer(() => new LaneServer((fallback) => makeLane(options, fastRoutes, fallback)), {
+      Layer.provideMerge(NodeHttpServer.layer(() => new LaneServer((fallback) => makeLane(listening, policy, fastRoutes, fallback)), {
         host: options.host,
         port: options.port,
         websocket: { maxPayload: options.maxWebSocketMessageBytes ?? 1024 * 1024 }
       }))
-    )))
+    )
+  }))
   // Built after the server, so that its finalizer runs first: the server's own waits for connections to end.
   const goodbye = Layer.effectDiscard(Effect.addFinalizer(() =>
     Effect.forEach(options.mounts ?? [], (mount) => mount.shutdown ?? Effect.void, { discard: true })
@@ -373,14 +516,15 @@ export const makeNodeHandlers = <
 ): Effect.Effect<NodeHandlers, never, Scope.Scope | Requirements<Families> | MountsR> =>
   Effect.gen(function*() {
     const scope = yield* Scope.Scope
+    const policy = yield* policyOf(options)
     const app = yield* HttpRouter.toHttpEffect(
-      routes(options).pipe(Layer.provide(NodeHttpServer.layerHttpServices))
+      routesWith(options, policy).pipe(Layer.provide(NodeHttpServer.layerHttpServices))
     )
     const limit = ByteSize.bytes(bodyLimit(options))
     const application = yield* NodeHttpServer.makeHandler(app, { scope }).pipe(
       Effect.provideService(HttpIncomingMessage.MaxBodySize, limit)
     )
-    const lane = makeLane(options, yield* fastRoutesOf(options), application)
+    const lane = makeLane(options, policy, yield* fastRoutesOf(options), application)
     const request: Http.RequestListener = lane === undefined ? application : (incoming, response) => {
       if (!lane(incoming, response)) application(incoming, response)
     }

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { HttpServer } from "effect/http"
+import { Context, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -36,6 +36,8 @@ const services = (registryUrl?: string) =>
 interface ServeOptions {
   readonly accessToken?: string
   readonly registryUrl?: string
+  readonly allowedHosts?: ReadonlyArray<string>
+  readonly allowedOrigins?: ReadonlyArray<string>
 }
 
 /** Starts the families on a real loopback port for the test's scope; yields the base URL. */
@@ -47,7 +49,9 @@ const serve = (options: ServeOptions = {}) =>
         host: "127.0.0.1",
         port: 0,
         maxBodyBytes: 1024,
-        accessToken: options.accessToken === undefined ? Option.none() : Option.some(Redacted.make(options.accessToken))
+        accessToken: options.accessToken === undefined ? Option.none() : Option.some(Redacted.make(options.accessToken)),
+        allowedHosts: options.allowedHosts,
+        allowedOrigins: options.allowedOrigins
       }).pipe(Layer.provide(services(options.registryUrl)))
     )
     const address = Context.get(context, HttpServer.HttpServer).address
@@ -59,6 +63,20 @@ const call = (url: string, init?: RequestInit) =>
     const response = await fetch(url, init)
     return { status: response.status, headers: response.headers, body: await response.text() }
   })
+
+/** A request over node:http, which sends the `Host` it is given (fetch does not). */
+const raw = (base: string, sent: { readonly path: string; readonly headers: Record<string, string> }) =>
+  Effect.promise(() =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = Http.get(new URL(sent.path, base), { headers: sent.headers }, (response) => {
+        let body = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => (body += chunk))
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }))
+      })
+      request.on("error", reject)
+    })
+  )
 
 const decode = <S extends Schema.Top & Schema.ConstraintDecoder<unknown>>(schema: S, body: string): S["Type"] =>
   Schema.decodeUnknownSync(schema)(JSON.parse(body))
@@ -225,7 +243,7 @@ describe("MaikitServer bad input", () => {
 })
 
 describe("MaikitServer CORS, docs and access token", () => {
-  it.live("answers the client's preflight with its custom headers allowed, for any origin", () =>
+  it.live("answers the client's preflight with its custom headers allowed, for the launcher's origins", () =>
     Effect.gen(function*() {
       const base = yield* serve()
       const preflight = yield* call(`${base}/api/v1/system/health`, {
@@ -244,16 +262,84 @@ describe("MaikitServer CORS, docs and access token", () => {
       }
       assert.include(preflight.headers.get("access-control-allow-methods") ?? "", "DELETE")
 
-      const simple = yield* call(`${base}/api/v1/system/health`, { headers: { origin: "http://example.test" } })
-      assert.strictEqual(simple.headers.get("access-control-allow-origin"), "http://example.test")
+      const simple = yield* call(`${base}/api/v1/system/health`, { headers: { origin: "http://localhost:5173" } })
+      assert.strictEqual(simple.headers.get("access-control-allow-origin"), "http://localhost:5173")
       assert.strictEqual(simple.headers.get("access-control-allow-credentials"), "true")
       assert.strictEqual(simple.headers.get("vary"), "Origin")
-      const notFound = yield* call(`${base}/api/v1/missing`, { headers: { origin: "http://example.test" } })
-      assert.strictEqual(notFound.headers.get("access-control-allow-origin"), "http://example.test")
+      const notFound = yield* call(`${base}/api/v1/missing`, { headers: { origin: "http://[::1]:8080" } })
+      assert.strictEqual(notFound.headers.get("access-control-allow-origin"), "http://[::1]:8080")
       // Without an Origin there is nothing to allow, but caches must still know the answer depends on it.
       const sameOrigin = yield* call(`${base}/api/v1/system/health`)
       assert.isNull(sameOrigin.headers.get("access-control-allow-origin"))
       assert.strictEqual(sameOrigin.headers.get("vary"), "Origin")
+
+      // Another origin is refused, in the family's shape, and allowed nothing.
+      const foreign = yield* call(`${base}/api/v1/system/health`, { headers: { origin: "http://example.test" } })
+      assert.strictEqual(foreign.status, 403)
+      assert.deepStrictEqual(JSON.parse(foreign.body), { detail: "pages of http://example.test may not use this server" })
+      assert.isNull(foreign.headers.get("access-control-allow-origin"))
+      assert.isNull(foreign.headers.get("access-control-allow-credentials"))
+      const foreignPreflight = yield* call(`${base}/api/v1/echo`, {
+        method: "OPTIONS",
+        headers: { origin: "http://example.test", "access-control-request-method": "POST" }
+      })
+      assert.strictEqual(foreignPreflight.status, 403)
+      assert.isNull(foreignPreflight.headers.get("access-control-allow-methods"))
+      // The OpenAPI document is open to every origin: online editors read it.
+      const document = yield* call(`${base}/openapi.json`, { headers: { origin: "http://example.test" } })
+      assert.strictEqual(document.status, 200)
+      assert.strictEqual(document.headers.get("access-control-allow-origin"), "*")
+    }).pipe(Effect.scoped))
+
+  it.live("configured origins replace the default ones; configured hosts add to loopback", () =>
+    Effect.gen(function*() {
+      const base = yield* serve({
+        allowedOrigins: ["https://console.example.com", "http://maikit.lan:*"],
+        allowedHosts: ["maikit.lan", ".example.com"]
+      })
+      const port = new URL(base).port
+      const origin = (value: string) => call(`${base}/api/v1/system/health`, { headers: { origin: value } })
+      assert.strictEqual((yield* origin("https://console.example.com")).status, 200)
+      assert.strictEqual((yield* origin("https://console.example.com:443")).status, 200)
+      assert.strictEqual((yield* origin("http://maikit.lan:5173")).status, 200)
+      assert.strictEqual((yield* origin("http://console.example.com")).status, 403, "another scheme")
+      assert.strictEqual((yield* origin("http://localhost:5173")).status, 403, "the defaults are replaced")
+      // Same origin is always allowed: the page came from this server.
+      assert.strictEqual((yield* origin(base)).status, 200)
+
+      const host = (value: string) => raw(base, { path: "/api/v1/system/health", headers: { host: value } })
+      assert.strictEqual((yield* host(`maikit.lan:${port}`)).status, 200)
+      assert.strictEqual((yield* host(`example.com:${port}`)).status, 200)
+      assert.strictEqual((yield* host(`api.example.com:${port}`)).status, 200)
+      assert.strictEqual((yield* host(`localhost:${port}`)).status, 200)
+      assert.strictEqual((yield* host(`[::1]:${port}`)).status, 200)
+      const other = yield* host(`maikit.example.org:${port}`)
+      assert.strictEqual(other.status, 421)
+      assert.deepStrictEqual(JSON.parse(other.body), { detail: `This server does not answer for host maikit.example.org:${port}` })
+    }).pipe(Effect.scoped))
+
+  it.live("a server with mounts only applies the same rules, in a plain shape", () =>
+    Effect.gen(function*() {
+      const ping: MaikitServer.Mount = {
+        routes: HttpRouter.add("GET", "/ping", HttpServerResponse.text("pong")),
+        paths: [{ method: "GET", path: "/ping" }]
+      }
+      const context = yield* Layer.build(MaikitServer.layer({ families: [], mounts: [ping], host: "127.0.0.1", port: 0 }))
+      const address = Context.get(context, HttpServer.HttpServer).address
+      const base = `http://127.0.0.1:${address._tag === "UnixPathAddress" ? 0 : address.port}`
+      assert.strictEqual((yield* call(`${base}/ping`)).body, "pong")
+      const rebound = yield* raw(base, { path: "/ping", headers: { host: "evil.example" } })
+      assert.strictEqual(rebound.status, 421)
+      assert.deepStrictEqual(JSON.parse(rebound.body), { message: "this server does not answer for host evil.example" })
+      const foreign = yield* call(`${base}/ping`, { headers: { origin: "http://evil.example" } })
+      assert.strictEqual(foreign.status, 403)
+    }).pipe(Effect.scoped))
+
+  it.live("a bad allow-list entry fails the server's start", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(serve({ allowedOrigins: ["localhost:5173"] }))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "expected an origin")
     }).pipe(Effect.scoped))
 
   it.live("serves a home page, an OpenAPI document, Swagger UI and the /redoc reference with no external assets", () =>
@@ -287,11 +373,11 @@ describe("MaikitServer CORS, docs and access token", () => {
       assert.strictEqual(anonymous.status, 401)
       assert.deepStrictEqual(JSON.parse(anonymous.body), { detail: "Not authenticated" })
       const wrong = yield* call(`${base}/api/v1/system/health`, {
-        headers: { authorization: "Bearer nope", origin: "http://a.test" }
+        headers: { authorization: "Bearer nope", origin: "http://localhost:5173" }
       })
       assert.strictEqual(wrong.status, 401)
       // A browser can read why it was refused.
-      assert.strictEqual(wrong.headers.get("access-control-allow-origin"), "http://a.test")
+      assert.strictEqual(wrong.headers.get("access-control-allow-origin"), "http://localhost:5173")
       const bearer = yield* call(`${base}/api/v1/system/health`, { headers: { authorization: "Bearer s3cret" } })
       assert.strictEqual(bearer.status, 200)
       const header = yield* call(`${base}/api/v1/system/health`, { headers: { "x-maikit-token": "s3cret" } })
@@ -302,7 +388,7 @@ describe("MaikitServer CORS, docs and access token", () => {
       assert.strictEqual(home.status, 200)
       const preflight = yield* call(`${base}/api/v1/system/health`, {
         method: "OPTIONS",
-        headers: { origin: "http://a.test", "access-control-request-method": "GET" }
+        headers: { origin: "http://localhost:5173", "access-control-request-method": "GET" }
       })
       assert.isBelow(preflight.status, 300)
     }).pipe(Effect.scoped))

@@ -93,22 +93,30 @@ describe("status relay: the fast lane of POST /api/event", () => {
         { body: "" },
         { body: JSON.stringify({ code: "busy", label: "x".repeat(2048) }) },
         { body: JSON.stringify({ code: "reasoning" }), chunked: true },
-        { body: JSON.stringify({ code: "using_tool" }), headers: { origin: "http://dashboard.test" } },
+        { body: JSON.stringify({ code: "using_tool" }), headers: { origin: "http://localhost:5173" } },
         { body: JSON.stringify({ code: "tool_done" }), path: "/api/event?via=hook" },
         { body: JSON.stringify({ code: "init" }), path: "/api/event/" },
         { body: JSON.stringify({ code: "error" }), headers: { "content-type": "application/json; charset=utf-8" } },
         { body: JSON.stringify({ code: "idle" }), headers: { "content-type": "text/plain" } },
         { body: JSON.stringify({ code: "busy", session_id: "\u0007bell" }) },
-        { body: JSON.stringify({ code: "busy", session_id: "untyped" }), untyped: true }
+        { body: JSON.stringify({ code: "busy", session_id: "untyped" }), untyped: true },
+        { body: JSON.stringify({ code: "error" }), headers: { origin: "http://dashboard.test" } },
+        { body: JSON.stringify({ code: "error" }), headers: { host: "evil.example:8045" } }
       ]
       const answers = []
       for (const sent of cases) answers.push(yield* both(sent))
       assert.deepStrictEqual(answers.map((answer) => answer.status), [
-        200, 200, 400, 400, 400, 400, 400, 400, 400, 413, 200, 200, 200, 200, 200, 415, 400, 200
+        200, 200, 400, 400, 400, 400, 400, 400, 400, 413, 200, 200, 200, 200, 200, 415, 400, 200, 403, 421
       ])
       assert.strictEqual(answers[0]?.body, "{\"code\":0,\"message\":\"ok\"}")
       assert.strictEqual(answers[0]?.headers["vary"], "Origin")
-      assert.strictEqual(answers[11]?.headers["access-control-allow-origin"], "http://dashboard.test")
+      assert.strictEqual(answers[11]?.headers["access-control-allow-origin"], "http://localhost:5173")
+      // A page of another origin may not post, and a DNS-rebinding page names a host the relay is not.
+      assert.strictEqual(answers[18]?.headers["access-control-allow-origin"], undefined)
+      assert.deepStrictEqual(JSON.parse(answers[19]?.body ?? ""), {
+        code: -1,
+        message: "this server does not answer for host evil.example:8045"
+      })
       assert.deepStrictEqual(JSON.parse(answers[15]?.body ?? ""), {
         code: -1,
         message: "unsupported content type text/plain: send application/json"

@@ -6,17 +6,20 @@
  *
  * Deliberate differences from seed 004: `--addr :8045` listens on 127.0.0.1 (MaiKit binds loopback unless a
  * host is named; any other host needs an access token), and the default port is 8045, the seed's base URL,
- * where its flag table says 8080.
+ * where its flag table says 8080. Like every MaiKit server it answers only its own `Host` names; its reads and
+ * SSE stream are open to every origin, its writes only to allowed ones. The embedded broker signs clients in
+ * (`EmbeddedBroker`): it needs `brokerUser`/`brokerPassword` beyond loopback, and only the relay publishes on
+ * the status and config topics.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { HttpRouter } from "effect/http"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Path from "node:path"
 import { Database, Logging, MaikitConfig } from "@maikit/core/platform"
-import { BleLink, BleTransport, MqttLink, RelayConfigStore, StatusBus } from "@maikit/core/relay"
+import { BleLink, BleTransport, MqttLink, type RelayConfig, RelayConfigStore, StatusBus } from "@maikit/core/relay"
 import { StatusRelay } from "@maikit/http-adapter/relay"
 import { MaikitServer } from "@maikit/http-adapter/server"
 import * as EmbeddedBroker from "./EmbeddedBroker.ts"
@@ -52,7 +55,14 @@ export interface Options {
   readonly logLevel?: LogLevel | undefined
   /** `host:port` for the in-process MQTT broker; the relay publishes to it on `opencode/status`. */
   readonly embeddedBroker?: string | undefined
+  /** The account lights and other clients sign in to the embedded broker with; needed beyond loopback. */
+  readonly brokerUser?: string | undefined
+  readonly brokerPassword?: string | undefined
   readonly accessToken?: string | undefined
+  /** `Host` names answered beyond loopback and the listening address (`MaikitServer.Options.allowedHosts`). */
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
+  /** Origins whose pages may write (`MaikitServer.Options.allowedOrigins`); reads are open to every origin. */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
   /** `false` skips the BLE driver entirely. Default true. */
   readonly ble?: boolean | undefined
   /** Minutes a silent session is kept. Default 20. */
@@ -78,6 +88,20 @@ export const parseAddress = (addr: string): Effect.Effect<Address, AddressInvali
   }
   const host = match[1] ?? match[2] ?? ""
   return Effect.succeed({ host: host === "" ? MaikitConfig.defaultHost : host, port })
+}
+
+/** The embedded broker's account: both parts or neither. */
+const credentialsOf = (options: Options) => {
+  const { brokerUser, brokerPassword } = options
+  if (brokerUser === undefined && brokerPassword === undefined) return Effect.succeed(Option.none<EmbeddedBroker.Credentials>())
+  if (brokerUser === undefined || brokerPassword === undefined) {
+    return Effect.fail(MaikitConfig.MaikitConfigError.of(
+      brokerUser === undefined ? "broker-user" : "broker-password",
+      "command line",
+      "the embedded broker needs both a username and a password (--broker-user and --broker-password)"
+    ))
+  }
+  return Effect.succeed(Option.some({ username: brokerUser, password: Redacted.make(brokerPassword) }))
 }
 
 /** Where logs go: a directory gets `monitor.log`; a path ending in `.log` names the file itself. */
@@ -122,7 +146,29 @@ export class EmbeddedBrokerAddress extends Context.Service<EmbeddedBrokerAddress
   "@maikit/light-relay/EmbeddedBrokerAddress"
 ) {}
 
-const brokerLink = (url: string): MqttLink.BuiltInLink => ({ broker: url })
+/** The topics lights follow (`mqtt_topic`) and receive their configs on (`config_topic`), from the device configs. */
+const deviceTopics = (devices: ReadonlyArray<RelayConfig.DeviceConfig>): EmbeddedBroker.ProtectedTopics => ({
+  status: devices.flatMap((device) => device.mqtt_topic === "" ? [] : [device.mqtt_topic]),
+  config: devices.map((device) => device.config_topic)
+})
+
+/** Keeps the embedded broker's protected topics in line with the device configs, for the scope's lifetime. */
+const protectDeviceTopics = Layer.effectDiscard(Effect.gen(function*() {
+  const broker = yield* EmbeddedBrokerAddress
+  if (Option.isNone(broker)) return
+  const store = yield* RelayConfigStore.RelayConfigStore
+  const changes = yield* store.subscribe
+  const sync = store.device.list.pipe(
+    Effect.flatMap((devices) => broker.value.protect(deviceTopics(devices))),
+    Effect.catch((error) => Effect.logError(`embedded broker: cannot read the device configs: ${error.message}`))
+  )
+  yield* sync
+  yield* Stream.fromQueue(changes).pipe(
+    Stream.filter((change) => change === "device" || change === "external"),
+    Stream.runForEach(() => sync),
+    Effect.forkScoped
+  )
+}))
 
 /**
  * The relay: listening, publishing and logging until the layer's scope closes. The output keeps the
@@ -135,6 +181,19 @@ export const layer = (options: Options = {}) =>
     const address = yield* parseAddress(options.addr ?? defaults.addr)
     const token = options.accessToken === undefined ? Option.none() : Option.some(Redacted.make(options.accessToken))
     yield* MaikitConfig.requireTokenBeyondLoopback({ host: address.host, accessToken: token })
+    const allowedHosts = yield* MaikitConfig.decodeSetting(
+      Schema.UndefinedOr(Schema.Array(MaikitConfig.AllowedHost)),
+      options.allowedHosts,
+      "allowed-host",
+      "command line"
+    )
+    const allowedOrigins = yield* MaikitConfig.decodeSetting(
+      Schema.UndefinedOr(Schema.Array(MaikitConfig.AllowedOrigin)),
+      options.allowedOrigins,
+      "allowed-origin",
+      "command line"
+    )
+    const brokerCredentials = yield* credentialsOf(options)
     const tls = options.tls === true
       ? Option.some(yield* SelfSignedTls.ensure(resolve(options.tlsCert ?? defaults.tlsCert), resolve(options.tlsKey ?? defaults.tlsKey)))
       : Option.none()
@@ -145,14 +204,17 @@ export const layer = (options: Options = {}) =>
       ? Layer.succeed(EmbeddedBrokerAddress, Option.none())
       : Layer.effect(
         EmbeddedBrokerAddress,
-        Effect.flatMap(parseAddress(options.embeddedBroker), (at) => Effect.map(EmbeddedBroker.make(at.host, at.port), Option.some))
+        Effect.flatMap(
+          parseAddress(options.embeddedBroker),
+          (at) => Effect.map(EmbeddedBroker.make({ host: at.host, port: at.port, credentials: brokerCredentials }), Option.some)
+        )
       )
 
     const relay = Layer.unwrap(Effect.map(Effect.service(EmbeddedBrokerAddress), (broker) =>
       services({
         db,
         ble: options.ble ?? true,
-        builtIn: Option.match(broker, { onNone: () => [], onSome: (b) => [brokerLink(b.url)] }),
+        builtIn: Option.match(broker, { onNone: () => [], onSome: (b) => [b.relayLink] }),
         sessionTtlMinutes: options.sessionTtlMinutes
       })))
 
@@ -161,6 +223,9 @@ export const layer = (options: Options = {}) =>
         families: [StatusRelay.family],
         maxBodyBytes: 64 * 1024,
         accessToken: token,
+        allowedHosts,
+        allowedOrigins,
+        listenHost: address.host,
         title: "MaiKit light relay"
       }),
       { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: true } }
@@ -181,7 +246,7 @@ export const layer = (options: Options = {}) =>
       })`
     )
 
-    return Layer.mergeAll(server, Layer.effectDiscard(announce)).pipe(
+    return Layer.mergeAll(server, Layer.effectDiscard(announce), protectDeviceTopics).pipe(
       Layer.provideMerge(relay),
       Layer.provideMerge(embedded),
       Layer.provide(Logging.layer({

@@ -109,7 +109,7 @@ describe("MqttLink against aedes (MQTT 3.1.1)", () => {
     Effect.gen(function*() {
       const port = yield* freePort()
       const brokerScope = yield* Scope.make()
-      yield* Scope.provide(EmbeddedBroker.make("127.0.0.1", port), brokerScope)
+      yield* Scope.provide(EmbeddedBroker.make({ host: "127.0.0.1", port }), brokerScope)
       const url = `mqtt://127.0.0.1:${port}`
       const store = yield* RelayConfigStore.RelayConfigStore
       const config = yield* store.mqtt.create({ broker: url, topic: "lights/one" })
@@ -123,7 +123,7 @@ describe("MqttLink against aedes (MQTT 3.1.1)", () => {
       for (const code of ["busy", "reasoning", "error"] as const) yield* bus.publish({ code })
 
       const restarted = yield* Scope.make()
-      yield* Scope.provide(EmbeddedBroker.make("127.0.0.1", port), restarted)
+      yield* Scope.provide(EmbeddedBroker.make({ host: "127.0.0.1", port }), restarted)
       const light = yield* subscriber(url, "lights/one", { protocolVersion: 4 })
       yield* eventually("reconnect", Effect.map(state, (s) => s?.status === "connected"))
       yield* light.waitFor((messages) => messages.length >= 1)

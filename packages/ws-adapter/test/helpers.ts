@@ -122,3 +122,34 @@ export const connectWs = (url: string) =>
     }),
     ({ socket }) => Effect.sync(() => socket.terminate())
   )
+
+/** How a WebSocket handshake ended: open (101, with a client), or refused with an HTTP answer. */
+export type Handshake =
+  | { readonly _tag: "Open"; readonly client: Client }
+  | { readonly _tag: "Refused"; readonly status: number; readonly body: string }
+
+/**
+ * Opens a `ws` connection sending `headers` as a browser would (`Origin`) or as a DNS-rebinding page does (a
+ * `Host` of another name); closed with the scope.
+ */
+export const handshake = (url: string, headers: Readonly<Record<string, string>>) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly result: Handshake; readonly socket: WsClient }>((resume) => {
+      const { origin, ...rest } = headers
+      const socket = new WsClient(url, { headers: rest, ...(origin === undefined ? {} : { origin }) })
+      const frames: Array<Frame> = []
+      const closed: { value?: { code: number; reason: string } } = {}
+      socket.on("message", (data: Buffer) => frames.push(parse(data.toString("utf8"))))
+      socket.on("close", (code: number, reason: Buffer) => (closed.value = { code, reason: reason.toString() }))
+      socket.on("error", () => {})
+      socket.on("unexpected-response", (_request, response) => {
+        let body = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => (body += chunk))
+        response.on("end", () =>
+          resume(Effect.succeed({ result: { _tag: "Refused", status: response.statusCode ?? 0, body }, socket })))
+      })
+      socket.on("open", () => resume(Effect.succeed({ result: { _tag: "Open", client: makeClient(socket, frames, closed) }, socket })))
+    }),
+    ({ socket }) => Effect.sync(() => socket.terminate())
+  ).pipe(Effect.map(({ result }) => result))

@@ -8,6 +8,7 @@ import { Argument, CliError, Command, Flag } from "effect/cli"
 import { Database, Logging, MaikitConfig, MaikitVersion } from "@maikit/core/platform"
 import { AgentHooks, RelayConfig, RelayConfigStore } from "@maikit/core/relay"
 import { HookInstaller, LightRelay } from "@maikit/light-relay"
+import { allowedHost, allowedOrigin } from "./accessFlags.ts"
 
 const db = Flag.String("db").pipe(
   Flag.withDescription(`SQLite file with the relay's configs (default ${LightRelay.defaults.db})`),
@@ -23,6 +24,12 @@ const logLevel = Flag.Literals("log-level", LightRelay.LogLevel).pipe(
   Flag.withDescription("debug, info, warn or error (default info)"),
   Flag.withDefault(LightRelay.defaults.logLevel)
 )
+/** A list setting from the environment, comma-separated, when its flag is not given. */
+const fromEnvironment = (name: string) => {
+  const raw = process.env[name]
+  return raw === undefined ? undefined : MaikitConfig.splitList(raw)
+}
+
 const token = Flag.String("token").pipe(
   Flag.withDescription("Access token clients must present (needed to listen beyond loopback; env MAIKIT_TOKEN)"),
   Flag.optional
@@ -54,7 +61,17 @@ export const serve = Command.make(
       Flag.withDescription("Run an MQTT broker in the relay on host:port (e.g. 127.0.0.1:1883) and publish to it"),
       Flag.optional
     ),
+    brokerUser: Flag.String("broker-user").pipe(
+      Flag.withDescription("Username lights sign in to the embedded broker with (needed beyond loopback; env MAIKIT_BROKER_USER)"),
+      Flag.optional
+    ),
+    brokerPassword: Flag.String("broker-password").pipe(
+      Flag.withDescription("Password for --broker-user (prefer env MAIKIT_BROKER_PASSWORD: other users can read command lines)"),
+      Flag.optional
+    ),
     token,
+    allowedHost,
+    allowedOrigin,
     noBle: Flag.Boolean("no-ble").pipe(Flag.withDescription("Never load the Bluetooth driver"), Flag.withDefault(false)),
     sessionTtl: Flag.Int("session-ttl").pipe(
       Flag.withDescription("Minutes a silent session is kept before the light forgets it (default 20)"),
@@ -72,14 +89,19 @@ export const serve = Command.make(
       logFile: flags.logFile,
       logLevel: flags.logLevel,
       embeddedBroker: Option.getOrUndefined(flags.embeddedBroker),
+      brokerUser: Option.getOrElse(flags.brokerUser, () => process.env["MAIKIT_BROKER_USER"]),
+      brokerPassword: Option.getOrElse(flags.brokerPassword, () => process.env["MAIKIT_BROKER_PASSWORD"]),
       accessToken: Option.getOrElse(flags.token, () => process.env["MAIKIT_TOKEN"]),
+      allowedHosts: flags.allowedHost ?? fromEnvironment("MAIKIT_ALLOWED_HOSTS"),
+      allowedOrigins: flags.allowedOrigin ?? fromEnvironment("MAIKIT_ALLOWED_ORIGINS"),
       ble: !flags.noBle,
       sessionTtlMinutes: flags.sessionTtl
     })).pipe(
       Effect.catchTags({
         AddressInvalid: (error) => Effect.fail(new CliError.UserError({ cause: error, userMessage: error.message })),
         TlsSetupError: (error) => Effect.fail(new CliError.UserError({ cause: error, userMessage: error.message })),
-        EmbeddedBrokerError: (error) => Effect.fail(new CliError.UserError({ cause: error, userMessage: error.message }))
+        EmbeddedBrokerError: (error) => Effect.fail(new CliError.UserError({ cause: error, userMessage: error.message })),
+        MaikitConfigError: (error) => Effect.fail(new CliError.UserError({ cause: error, userMessage: error.message }))
       })
     )
 ).pipe(
@@ -88,8 +110,8 @@ export const serve = Command.make(
     { command: "maikit light serve --addr :8045", description: "Serve on 127.0.0.1:8045 with configs in ./data/config.db" },
     { command: "maikit light serve --addr :8045 --tls", description: "Serve HTTPS with a self-signed certificate" },
     {
-      command: "maikit light serve --embedded-broker 0.0.0.0:1883",
-      description: "Also be the MQTT broker the light connects to"
+      command: "MAIKIT_BROKER_PASSWORD=… maikit light serve --embedded-broker 0.0.0.0:1883 --broker-user lights",
+      description: "Also be the MQTT broker the light connects to (lights sign in as lights)"
     }
   ])
 )

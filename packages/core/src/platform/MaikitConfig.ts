@@ -32,6 +32,40 @@ const Port = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
 
+/**
+ * A name a server answers for beyond loopback (the `Host` allow-list): `maikit.lan`, `192.168.1.5`, `[fe80::1]`,
+ * `.example.com` (it and its subdomains), `*.example.com` (its subdomains) or `*` (any name).
+ */
+export const AllowedHost = Schema.String.check(
+  Schema.isPattern(/^(?:\*|(?:\*?\.)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[?[0-9A-Fa-f:.]+\]?)$/, {
+    message: "expected a host name or address, .example.com, *.example.com or *"
+  })
+)
+
+/** `scheme://host[:port]` of a web page, `:*` for any port (`http://localhost:*`). */
+export const originPattern = /^([a-z][a-z0-9+.-]*):\/\/(\[[0-9a-f:.]+\]|[^/:?#\s[\]]+)(?::(\d{1,5}|\*))?\/?$/i
+
+/** An origin whose pages may call MaiKit from a browser (CORS with credentials, writes, WebSockets). */
+export const AllowedOrigin = Schema.String.check(
+  Schema.isPattern(originPattern, { message: "expected an origin such as http://localhost:5173 or http://localhost:*" })
+)
+
+/**
+ * The launcher's real clients: its Vue front end from any loopback origin (the Vite dev server, a static
+ * server) and its Tauri shell. Pages served by MaiKit itself are same-origin and always allowed.
+ */
+export const defaultAllowedOrigins: ReadonlyArray<string> = [
+  "http://localhost:*",
+  "http://127.0.0.1:*",
+  "http://[::1]:*",
+  "https://localhost:*",
+  "https://127.0.0.1:*",
+  "https://[::1]:*",
+  "tauri://localhost",
+  "http://tauri.localhost",
+  "https://tauri.localhost"
+]
+
 /** The decoded configuration. `accessToken` is redacted so it never reaches a log line by accident. */
 export interface Settings {
   readonly dataDir: string
@@ -44,6 +78,10 @@ export interface Settings {
   readonly maxBodyBytes: number
   /** The control plane's database: `postgres://…` for PostgreSQL; unset means the SQLite file in `dataDir`. */
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** `Host` names answered beyond loopback and the bound address (`AllowedHost`). Default none. */
+  readonly allowedHosts: ReadonlyArray<string>
+  /** Origins whose pages may call every route (`AllowedOrigin`). Default `defaultAllowedOrigins`. */
+  readonly allowedOrigins: ReadonlyArray<string>
 }
 
 /** What callers may override explicitly, e.g. from `maikit serve --port 8080`. */
@@ -54,6 +92,8 @@ export interface Overrides {
   readonly accessToken?: string | undefined
   readonly logLevel?: string | undefined
   readonly configFile?: string | undefined
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
 }
 
 interface KeySpec {
@@ -66,6 +106,10 @@ interface KeySpec {
 
 const asNumber = (raw: string): unknown => (raw.trim() === "" ? raw : Number(raw))
 const asString = (raw: string): unknown => raw
+/** `a, b,c` as a list (how environment variables carry `allowed_hosts` and `allowed_origins`); `""` is none. */
+export const splitList = (raw: string): Array<string> =>
+  raw.split(",").map((item) => item.trim()).filter((item) => item !== "")
+const asList = (raw: string): unknown => splitList(raw)
 
 const keys: ReadonlyArray<KeySpec> = [
   { key: "dataDir", toml: "data_dir", env: "MAIKIT_DATA_DIR", schema: NonEmpty, fromString: asString },
@@ -88,7 +132,21 @@ const keys: ReadonlyArray<KeySpec> = [
     fromString: asNumber
   },
   { key: "maxBodyBytes", toml: "max_body_bytes", env: "MAIKIT_MAX_BODY_BYTES", schema: PositiveInt, fromString: asNumber },
-  { key: "databaseUrl", toml: "database_url", env: "DATABASE_URL", schema: NonEmpty, fromString: asString }
+  { key: "databaseUrl", toml: "database_url", env: "DATABASE_URL", schema: NonEmpty, fromString: asString },
+  {
+    key: "allowedHosts",
+    toml: "allowed_hosts",
+    env: "MAIKIT_ALLOWED_HOSTS",
+    schema: Schema.Array(AllowedHost),
+    fromString: asList
+  },
+  {
+    key: "allowedOrigins",
+    toml: "allowed_origins",
+    env: "MAIKIT_ALLOWED_ORIGINS",
+    schema: Schema.Array(AllowedOrigin),
+    fromString: asList
+  }
 ]
 
 export const defaultPort = 23456
@@ -159,7 +217,9 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
     host: overrides.host,
     port: overrides.port,
     accessToken: overrides.accessToken,
-    logLevel: overrides.logLevel?.trim().toLowerCase()
+    logLevel: overrides.logLevel?.trim().toLowerCase(),
+    allowedHosts: overrides.allowedHosts,
+    allowedOrigins: overrides.allowedOrigins
   }
 
   const resolved: Partial<Record<keyof Settings, unknown>> = {}
@@ -182,14 +242,7 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
     } else {
       continue
     }
-    const exit = Schema.decodeUnknownExit(spec.schema)(value)
-    if (Exit.isFailure(exit)) {
-      const detail = exit.cause.reasons.flatMap((reason) =>
-        reason._tag === "Fail" ? [formatIssue(reason.error.issue)] : []
-      ).join("; ")
-      return yield* MaikitConfigError.of(name, source, `invalid value ${JSON.stringify(value)}: ${detail}`)
-    }
-    resolved[spec.key] = exit.value
+    resolved[spec.key] = yield* decodeSetting(spec.schema, value, name, source)
   }
 
   const dataDir = Path.resolve(cwd, (resolved.dataDir as string | undefined) ?? "data")
@@ -204,11 +257,30 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
     logDir: Path.resolve(dataDir, (resolved.logDir as string | undefined) ?? "logs"),
     logRetentionDays: (resolved.logRetentionDays as number | undefined) ?? 7,
     maxBodyBytes: (resolved.maxBodyBytes as number | undefined) ?? defaultMaxBodyBytes,
-    databaseUrl: databaseUrl === undefined ? Option.none() : Option.some(Redacted.make(databaseUrl))
+    databaseUrl: databaseUrl === undefined ? Option.none() : Option.some(Redacted.make(databaseUrl)),
+    allowedHosts: (resolved.allowedHosts as ReadonlyArray<string> | undefined) ?? [],
+    allowedOrigins: (resolved.allowedOrigins as ReadonlyArray<string> | undefined) ?? defaultAllowedOrigins
   }
   yield* requireTokenBeyondLoopback(settings)
   return settings
 })
+
+/**
+ * Decodes one setting as `load` does, for commands that take it outside `load` (`maikit light serve`): a bad
+ * value fails with the name the user wrote and where it came from.
+ */
+export const decodeSetting = <S extends Schema.Top & Schema.ConstraintDecoder<unknown>>(
+  schema: S,
+  value: unknown,
+  name: string,
+  source: string
+): Effect.Effect<S["Type"], MaikitConfigError> => {
+  const exit = Schema.decodeUnknownExit(schema)(value)
+  if (Exit.isSuccess(exit)) return Effect.succeed(exit.value)
+  const detail = exit.cause.reasons.flatMap((reason) => reason._tag === "Fail" ? [formatIssue(reason.error.issue)] : [])
+    .join("; ")
+  return Effect.fail(MaikitConfigError.of(name, source, `invalid value ${JSON.stringify(value)}: ${detail}`))
+}
 
 /** Binding beyond loopback exposes routes that run commands on this host, so it needs an access token. */
 export const requireTokenBeyondLoopback = (settings: Pick<Settings, "host" | "accessToken">) =>
@@ -239,6 +311,8 @@ export class MaikitConfig extends Context.Service<MaikitConfig, Settings>()("@ma
       logRetentionDays: 7,
       maxBodyBytes: defaultMaxBodyBytes,
       databaseUrl: Option.none(),
+      allowedHosts: [],
+      allowedOrigins: defaultAllowedOrigins,
       ...settings
     })
 }

@@ -145,3 +145,19 @@ export const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, 
       yield* Effect.sleep("10 millis")
     }
   })
+
+/** How a sign-in ended: connected (the client, ended with the scope), or refused with the broker's CONNACK code. */
+export type SignIn =
+  | { readonly _tag: "Connected"; readonly client: MqttClient }
+  | { readonly _tag: "Refused"; readonly code: number | undefined; readonly message: string }
+
+/** Connects once (MQTT 3.1.1 unless `options` say otherwise), without reconnecting, and reports how it went. */
+export const signIn = (url: string, options: IClientOptions = {}) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      Mqtt.connectAsync(url, { clientId: uniqueName("maikit-test"), reconnectPeriod: 0, protocolVersion: 4, ...options })
+        .then((client): SignIn => ({ _tag: "Connected", client }))
+        .catch((error: Error & { code?: number }): SignIn => ({ _tag: "Refused", code: error.code, message: error.message }))
+    ),
+    (result) => result._tag === "Connected" ? Effect.promise(() => result.client.endAsync(true)) : Effect.void
+  )

@@ -132,6 +132,9 @@ export const errors: ApiFamily.ErrorShape = {
       "www-authenticate",
       "Bearer"
     ),
+  misdirected: (host) =>
+    issueBody(421, "MISDIRECTED_REQUEST", "Misdirected Request", `This server does not answer for host ${host}`, `unknown host ${host}`),
+  forbidden: (reason) => issueBody(403, "FORBIDDEN", "Forbidden", reason, reason),
   internalError: () => issueBody(500, "INTERNAL_ERROR", "Internal Server Error", "Internal Server Error", "internal error")
 }
 

@@ -6,6 +6,7 @@
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { AgentConfig, ApiKeyAuth, SystemCatalog, TenantStore } from "@maikit/core/control-plane"
+import { acceptUnknownFields } from "../internal/unknownFields.ts"
 
 /**
  * Every `/api/v2` response (and `/api/v1/usage/log`): business errors are HTTP 200 with `success: false`
@@ -361,6 +362,7 @@ export class ControlPlaneApi extends HttpApi.make("controlPlane")
   .add(SystemGroup)
   .annotateMerge(OpenApi.annotations({
     title: "MaiKit control plane API",
-    description: "Compatible with MaimConfig (tenants, agents, API keys, activity, plugin settings)"
+    description: "Compatible with MaimConfig (tenants, agents, API keys, activity, plugin settings)",
+    transform: acceptUnknownFields
   }))
 {}

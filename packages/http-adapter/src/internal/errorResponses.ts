@@ -48,7 +48,17 @@ export const classify = (cause: Cause.Cause<unknown>): Failure => {
   for (const reason of cause.reasons) {
     const error = reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : undefined
     if (HttpServerError.isHttpServerError(error)) {
-      if (error.reason._tag === "RouteNotFound") return { _tag: "RouteNotFound" }
+      if (error.reason._tag === "RouteNotFound") {
+        // The router matches no route when a path parameter is longer than its `maxParamLength`: not a wrong
+        // method (the route table would say 405) but a value too long for any route.
+        const limit = /maxParamLength \((\d+)\)/.exec(error.reason.description ?? "")?.[1]
+        return limit === undefined
+          ? { _tag: "RouteNotFound" }
+          : {
+            _tag: "InvalidRequest",
+            issues: [{ loc: ["path"], msg: `a path parameter is longer than ${limit} characters`, type: "string_too_long" }]
+          }
+      }
       if (error.reason._tag === "RequestParseError") {
         return error.reason.reason === "BodyTooLarge"
           ? { _tag: "PayloadTooLarge" }

@@ -8,6 +8,8 @@ export interface LaneOptions {
   readonly routes: ReadonlyArray<FastRoute>
   /** Largest body the lane buffers; bigger ones go to the application, which answers 413. */
   readonly maxBodyBytes: number
+  /** The server's `Host` allow-list: a request naming another host goes to the application, which answers 421. */
+  readonly hostAllowed: (host: string | undefined) => boolean
   /** Whether the request carries the server's access token, when there is one. */
   readonly authorized: (request: Http.IncomingMessage) => boolean
   /** Headers every answer of the application carries for a request without `Origin` (CORS). */
@@ -39,7 +41,7 @@ const replay = (request: Http.IncomingMessage, body: Buffer): Http.IncomingMessa
 /**
  * The happy path of a few hot routes, straight from Node's request: a JSON body of known length is read,
  * parsed and handed to the route, whose answer is written at once. Everything unusual (an `Origin` to
- * answer for CORS, a missing or wrong token, another content type, a chunked or oversize body, malformed
+ * answer for CORS, a `Host` the server does not answer for, a missing or wrong token, another content type, a chunked or oversize body, malformed
  * JSON, a body the route's schema refuses) goes to the application, so every error keeps its one shape.
  */
 export const make = (options: LaneOptions): Lane => {
@@ -53,7 +55,8 @@ export const make = (options: LaneOptions): Lane => {
     if (
       headers.origin !== undefined || headers.expect !== undefined ||
       (contentType !== undefined && contentType !== "application/json") ||
-      !(length > 0 && length <= options.maxBodyBytes) || !options.authorized(request)
+      !(length > 0 && length <= options.maxBodyBytes) || !options.hostAllowed(headers.host) ||
+      !options.authorized(request)
     ) {
       return false
     }

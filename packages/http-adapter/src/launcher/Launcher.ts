@@ -27,6 +27,8 @@ export const errors: ApiFamily.ErrorShape = {
     status: 401,
     headers: { "www-authenticate": "Bearer" }
   }),
+  misdirected: (host) => detail(421, `This server does not answer for host ${host}`),
+  forbidden: (reason) => detail(403, reason),
   internalError: detail(500, "Internal Server Error")
 }
 

@@ -7,6 +7,7 @@ import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { ComponentProcess, InstanceRegistry } from "@maikit/core/launcher"
 import { MaikitVersion, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
+import { acceptUnknownFields } from "../internal/unknownFields.ts"
 
 /** FastAPI's `HTTPException` body. */
 export const Detail = Schema.Struct({ detail: Schema.String })
@@ -147,7 +148,8 @@ export class LauncherApi extends HttpApi.make("launcher")
   .add(LauncherSystemGroup)
   .annotateMerge(OpenApi.annotations({
     title: "MaiKit launcher API",
-    description: "Compatible with the MaiLauncher backend (port 23456, /api/v1) and its Vue client"
+    description: "Compatible with the MaiLauncher backend (port 23456, /api/v1) and its Vue client",
+    transform: acceptUnknownFields
   }))
 {}
 
@@ -291,6 +293,7 @@ export class LauncherInstancesApi extends HttpApi.make("launcherInstances")
   .add(LauncherInstancesGroup)
   .annotateMerge(OpenApi.annotations({
     title: "MaiKit launcher instances API",
-    description: "The MaiLauncher backend's instance routes, served by MaiKit's InstanceSupervisor"
+    description: "The MaiLauncher backend's instance routes, served by MaiKit's InstanceSupervisor",
+    transform: acceptUnknownFields
   }))
 {}

@@ -43,8 +43,11 @@ export interface Sink {
 
 export interface AttachOptions {
   readonly lastEventId?: string | undefined
-  /** The request's `Origin`, echoed for CORS. */
-  readonly origin?: string | undefined
+  /**
+   * Whether the request came from a page (it carried `Origin`): the stream is open to pages of every origin,
+   * without credentials (`Access-Control-Allow-Origin: *`), for light dashboards.
+   */
+  readonly crossOrigin?: boolean | undefined
   /** Called once when the stream ends for any reason: the client left, lagged too far, or the hub closed. */
   readonly onClose?: (() => void) | undefined
 }
@@ -228,13 +231,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           "cache-control": "no-cache, no-transform",
           connection: "keep-alive",
           "x-accel-buffering": "no",
-          ...(attachOptions.origin === undefined
-            ? {}
-            : {
-              "access-control-allow-origin": attachOptions.origin,
-              "access-control-allow-credentials": "true",
-              vary: "Origin"
-            })
+          ...(attachOptions.crossOrigin === true ? { "access-control-allow-origin": "*", vary: "Origin" } : {})
         })
         const frames = replayable()
         const oldest = frames[0]?.seq ?? lastSeq + 1

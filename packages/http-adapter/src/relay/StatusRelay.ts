@@ -47,6 +47,8 @@ export const errors: ApiFamily.ErrorShape = {
   payloadTooLarge: (limitBytes) => failure(413, `request body too large: the limit is ${limitBytes} bytes`),
   unsupportedMediaType: (contentType) => failure(415, `unsupported content type ${contentType}: send application/json`),
   unauthorized: failure(401, "missing or wrong access token", { "www-authenticate": "Bearer" }),
+  misdirected: (host) => failure(421, `this server does not answer for host ${host}`),
+  forbidden: (reason) => failure(403, reason),
   internalError: failure(500, "internal error")
 }
 
@@ -129,7 +131,7 @@ const eventsHandler = (events: StatusEvents["Service"], request: HttpServerReque
     const url = new URL(request.url, "http://relay")
     const options = {
       lastEventId: request.headers["last-event-id"] ?? url.searchParams.get("lastEventId") ?? undefined,
-      origin: request.headers["origin"]
+      crossOrigin: request.headers["origin"] !== undefined
     }
     const response = nodeResponse(request)
     if (response !== undefined) {
@@ -299,7 +301,9 @@ export const makeFamily = (options: Options = {}): ApiFamily.ApiFamily<Requireme
     ),
     owns: (path) => prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`) || path === `${prefix}s`),
     errors,
-    fastRoutes
+    fastRoutes,
+    // Light dashboards on other origins read the status and its stream (seed 004 serves CORS).
+    openReads: true
   })
 
 export const family: ApiFamily.ApiFamily<Requirements> = makeFamily()

@@ -4,13 +4,14 @@
  * Kept apart from the handlers so a host can derive a typed client or OpenAPI document without the server.
  *
  * HTTP statuses: 200 on success (create included, as the seed's relay answered); 400 malformed JSON, wrong
- * types, unknown codes, bad ids; 401 missing access token; 404 unknown route or id; 405 wrong method;
+ * types, unknown codes, ids that are not canonical decimals (`02`, `2e0`, `+2`, `2;x`); 401 missing access token; 404 unknown route or id; 405 wrong method;
  * 409 a conflicting or disabled config; 413 body over the limit; 415 a body that is not JSON; 500 a database failure; 502/504 a broker
  * refused or did not acknowledge a device push; 503 no connected MQTT link for a push, or too many SSE clients.
  */
-import { Schema } from "effect"
+import { Schema, SchemaTransformation } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { AgentHooks, BleLink, MqttLink, RelayConfig, StatusEvent } from "@maikit/core/relay"
+import { acceptUnknownFields } from "../internal/unknownFields.ts"
 
 /** Every error body. */
 export const ErrorBody = Schema.Struct({
@@ -60,7 +61,22 @@ export const HookResponse = okWith(Schema.Struct({
   session_id: Schema.NullOr(Schema.String)
 }))
 
-const byId = { id: RelayConfig.Id }
+/**
+ * A config id in a path: canonical decimal only (`0` or no leading zero, no sign, fraction or exponent, at most
+ * 16 digits), so that `02`, `2e0`, `+2` and `2.0` are refused instead of addressing config 2.
+ */
+export const IdParam = Schema.String.check(
+  Schema.isPattern(/^(?:0|[1-9][0-9]{0,15})$/, {
+    message: "expected an id in decimal digits, without sign, leading zeros, fraction or exponent"
+  })
+).pipe(
+  Schema.decodeTo(
+    Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    SchemaTransformation.numberFromString
+  )
+)
+
+const byId = { id: IdParam }
 
 export class StatusRelayEventsGroup extends HttpApiGroup.make("statusRelayEvents")
   .add(
@@ -161,6 +177,7 @@ export class StatusRelayApi extends HttpApi.make("statusRelay")
   .add(StatusRelayDeviceGroup)
   .annotateMerge(OpenApi.annotations({
     title: "MaiKit status relay API",
-    description: "The AI status light relay (seed 004): events in; MQTT, BLE and SSE out; configs"
+    description: "The AI status light relay (seed 004): events in; MQTT, BLE and SSE out; configs",
+    transform: acceptUnknownFields
   }))
 {}
