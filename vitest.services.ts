@@ -1,5 +1,6 @@
 /**
- * The real services the tests use come from Debian's packages: an MQTT 5 broker (mosquitto) and PostgreSQL.
+ * The real services the tests use come from Debian's packages: an MQTT 5 broker (mosquitto), PostgreSQL and
+ * Chromium (browser tests drive it headless).
  * `pnpm test` provisions the ones a machine lacks before any test runs, so that the README's test command
  * passes on a fresh machine with only Node and corepack:
  * - as root, or with password-less sudo: `apt-get install` (what `.ci/run` used to do itself);
@@ -18,7 +19,7 @@ interface Requirement {
   readonly pkg: string
   /** Whether it is usable, looking under `root` ("/" for the system). */
   readonly present: (root: string) => boolean
-  /** Set when a running server is given instead, so the package is not needed. */
+  /** Set when a running server (or, for a browser, an executable) is given instead, so the package is not needed. */
   readonly serverVariable: string
 }
 
@@ -52,8 +53,26 @@ const requirements: ReadonlyArray<Requirement> = [
     pkg: "postgresql",
     serverVariable: "MAIKIT_TEST_DATABASE_URL",
     present: (root) => postgresBinDirs(root).length > 0
+  },
+  {
+    pkg: "chromium",
+    serverVariable: "MAIKIT_TEST_CHROMIUM",
+    present: (root) => chromiumIn(root) !== undefined
   }
 ]
+
+/**
+ * The browser binary itself: Debian's `/usr/bin/chromium` is a wrapper script that runs `/usr/lib/chromium`
+ * by absolute path, so an unpacked copy must be started directly.
+ */
+const chromiumIn = (root: string): string | undefined =>
+  [Path.join(root, "usr/lib/chromium/chromium"), Path.join(root, "usr/bin/chromium")].find(isExecutable)
+
+/** Tells browser tests which binary to drive (`MAIKIT_TEST_CHROMIUM`), unless the caller already did. */
+const useChromium = (root: string) => {
+  const found = chromiumIn(root) ?? chromiumIn("/")
+  if (found !== undefined && (process.env["MAIKIT_TEST_CHROMIUM"] ?? "") === "") process.env["MAIKIT_TEST_CHROMIUM"] = found
+}
 
 const run = (command: string, args: ReadonlyArray<string>, options: SpawnSyncOptions = {}) => {
   const result = spawnSync(command, args, { encoding: "utf8", ...options })
@@ -126,6 +145,14 @@ export default function setup() {
   const cache = Path.join(import.meta.dirname, "node_modules/.cache/maikit-test-packages")
   const unpacked = Path.join(cache, "root")
   const needed = requirements.filter((requirement) => (process.env[requirement.serverVariable] ?? "") === "")
+  try {
+    provision(needed, cache, unpacked)
+  } finally {
+    useChromium(Fs.existsSync(unpacked) ? unpacked : "/")
+  }
+}
+
+const provision = (needed: ReadonlyArray<Requirement>, cache: string, unpacked: string) => {
   if (needed.every((requirement) => requirement.present("/"))) return
   if (needed.every((requirement) => requirement.present("/") || requirement.present(unpacked))) return useUnpacked(unpacked)
   if (process.platform !== "linux" || !onPath("apt-get")) {
