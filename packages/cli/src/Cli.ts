@@ -3,8 +3,8 @@
  * script (also as `maikit completions <shell>`).
  */
 import { Console, Effect, Layer, Option } from "effect"
-import { Argument, Command, Completions, Flag } from "effect/cli"
-import { MaikitVersion } from "@maikit/core/platform"
+import { Argument, CliConfig, Command, Completions, Flag, GlobalFlag } from "effect/cli"
+import { MaikitConfig, MaikitVersion } from "@maikit/core/platform"
 import * as AllInOne from "./AllInOne.ts"
 import { allowedHost, allowedOrigin } from "./commands/accessFlags.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
@@ -34,9 +34,14 @@ const config = Flag.String("config").pipe(
   Flag.optional
 )
 
+const logLevel = Flag.Literals("log-level", MaikitConfig.LogLevelName.literals).pipe(
+  Flag.withDescription("trace, debug, info, warn, error, fatal or none (default info)"),
+  Flag.optional
+)
+
 export const serve = Command.make(
   "serve",
-  { host, port, dataDir, token, config, allowedHost, allowedOrigin },
+  { host, port, dataDir, token, config, logLevel, allowedHost, allowedOrigin },
   (flags) =>
     Layer.launch(AllInOne.layer({
       host: Option.getOrUndefined(flags.host),
@@ -44,6 +49,7 @@ export const serve = Command.make(
       dataDir: Option.getOrUndefined(flags.dataDir),
       accessToken: Option.getOrUndefined(flags.token),
       configFile: Option.getOrUndefined(flags.config),
+      logLevel: Option.getOrUndefined(flags.logLevel),
       allowedHosts: flags.allowedHost,
       allowedOrigins: flags.allowedOrigin
     }))
@@ -104,4 +110,13 @@ export const app = base.pipe(
 
 /** Runs the CLI with `argv` (without the `node` and script entries). */
 export const run = (argv: ReadonlyArray<string>) =>
-  Command.runWith(app, { version: MaikitVersion.current.version })(argv).pipe(Effect.asVoid)
+  Command.runWith(app, { version: MaikitVersion.current.version })(argv).pipe(
+    Effect.provideService(CliConfig.CliConfig, cliConfig),
+    Effect.asVoid
+  )
+
+/**
+ * Effect's built-in global flags without its `--log-level`: the commands that log take their own (the relay's
+ * is seed 004's, `serve`'s sets `log_level`), and a second one in the same help only confuses.
+ */
+const cliConfig = CliConfig.make({ builtIns: GlobalFlag.BuiltIns.filter((flag) => flag !== GlobalFlag.LogLevel) })

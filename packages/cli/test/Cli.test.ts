@@ -43,6 +43,14 @@ describe("maikit CLI", () => {
     assert.include(maikit(["serve", "--help"]).stdout, "--token")
   })
 
+  it("lists each flag once: the relay's --log-level is its own, not also a global one", () => {
+    for (const command of [["light", "serve"], ["serve"]]) {
+      const help = maikit([...command, "--help"])
+      assert.strictEqual(help.status, 0, help.stderr)
+      assert.lengthOf(help.stdout.match(/--log-level/g) ?? [], 1, `${command.join(" ")}:\n${help.stdout}`)
+    }
+  })
+
   it("version prints the release", () => {
     const result = maikit(["version"])
     assert.strictEqual(result.status, 0, result.stderr)

@@ -194,9 +194,13 @@ export const layer = (options: Options = {}) =>
       "command line"
     )
     const brokerCredentials = yield* credentialsOf(options)
-    const tls = options.tls === true
-      ? Option.some(yield* SelfSignedTls.ensure(resolve(options.tlsCert ?? defaults.tlsCert), resolve(options.tlsKey ?? defaults.tlsKey)))
-      : Option.none()
+    // Inside the layers below, so that what it logs (a certificate made on first use) reaches the log file.
+    const certificate = options.tls === true
+      ? Effect.map(
+        SelfSignedTls.ensure(resolve(options.tlsCert ?? defaults.tlsCert), resolve(options.tlsKey ?? defaults.tlsKey)),
+        Option.some
+      )
+      : Effect.succeedNone
     const db = resolve(options.db ?? defaults.db)
     const log = logTarget(options.logFile ?? defaults.logFile, cwd)
 
@@ -218,7 +222,7 @@ export const layer = (options: Options = {}) =>
         sessionTtlMinutes: options.sessionTtlMinutes
       })))
 
-    const server = HttpRouter.serve(
+    const server = Layer.unwrap(Effect.map(certificate, (pair) => HttpRouter.serve(
       MaikitServer.routes({
         families: [StatusRelay.family],
         maxBodyBytes: 64 * 1024,
@@ -232,13 +236,13 @@ export const layer = (options: Options = {}) =>
     ).pipe(
       Layer.provideMerge(
         NodeHttpServer.layer(
-          () => Option.match(tls, { onNone: () => Http.createServer(), onSome: (pair) => Https.createServer({ cert: pair.cert, key: pair.key }) }),
+          () => Option.match(pair, { onNone: () => Http.createServer(), onSome: (tls) => Https.createServer({ cert: tls.cert, key: tls.key }) }),
           { host: address.host, port: address.port }
         )
       )
-    )
+    )))
 
-    const scheme = Option.isSome(tls) ? "https" : "http"
+    const scheme = options.tls === true ? "https" : "http"
     const shown = address.host.includes(":") ? `[${address.host}]` : address.host
     const announce = Effect.logInfo(
       `AI status light relay listening on ${scheme}://${shown}:${address.port} (configs in ${db}, logs in ${
