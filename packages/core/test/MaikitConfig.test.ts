@@ -22,6 +22,39 @@ describe("MaikitConfig", () => {
       assert.strictEqual(settings.maxBodyBytes, 1024 * 1024)
     }))
 
+  it.effect("accepts seed 001's MaiLauncher config.toml, mapped onto MaiKit's keys", () =>
+    Effect.gen(function*() {
+      const cwd = tempDir()
+      const file = Path.join(cwd, "config.toml")
+      Fs.writeFileSync(
+        file,
+        '[inner]\nversion = "0.0.1"\n\n[server]\nhost = "localhost"\nport = 23457\napi_prefix = "/api/v1"\n\n' +
+          '[debug]\nlevel = "WARNING"\n'
+      )
+      const settings = yield* MaikitConfig.load({ cwd, env: {}, overrides: { configFile: file } })
+      assert.strictEqual(settings.host, "localhost")
+      assert.strictEqual(settings.port, 23457)
+      assert.strictEqual(settings.logLevel, "warn")
+      // MaiKit's own keys may sit beside the launcher's tables; the environment still wins over both.
+      Fs.writeFileSync(file, 'data_dir = "state"\n' + Fs.readFileSync(file, "utf8"))
+      const mixed = yield* MaikitConfig.load({ cwd, env: { MAIKIT_PORT: "4000" }, overrides: { configFile: file } })
+      assert.strictEqual(mixed.dataDir, Path.join(cwd, "state"))
+      assert.strictEqual(mixed.port, 4000)
+
+      Fs.writeFileSync(file, '[server]\napi_prefix = "/api/v2"\n')
+      const prefix = yield* Effect.flip(MaikitConfig.load({ cwd, env: {}, overrides: { configFile: file } }))
+      assert.strictEqual(prefix.key, "server.api_prefix")
+      assert.include(prefix.message, "/api/v1")
+
+      Fs.writeFileSync(file, '[server]\nhots = "localhost"\n')
+      const typo = yield* Effect.flip(MaikitConfig.load({ cwd, env: {}, overrides: { configFile: file } }))
+      assert.strictEqual(typo.key, "server.hots")
+
+      Fs.writeFileSync(file, 'port = 1\n[server]\nport = 2\n')
+      const twice = yield* Effect.flip(MaikitConfig.load({ cwd, env: {}, overrides: { configFile: file } }))
+      assert.include(twice.message, "set twice")
+    }))
+
   it.effect("reads the TOML file, then the environment, then overrides", () =>
     Effect.gen(function*() {
       const cwd = tempDir()

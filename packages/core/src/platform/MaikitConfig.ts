@@ -193,9 +193,82 @@ const readConfigFile = (
     })
   })
 
+/** loguru's level names, which MaiLauncher's `[debug] level` takes, as MaiKit's. */
+const loguruLevels: Readonly<Record<string, LogLevelName>> = {
+  TRACE: "trace",
+  DEBUG: "debug",
+  INFO: "info",
+  SUCCESS: "info",
+  WARNING: "warn",
+  ERROR: "error",
+  CRITICAL: "fatal"
+}
+
+/** MaiLauncher's own settings (seed 001's `config.toml`) and what each becomes in MaiKit. */
+const launcherTables: Readonly<Record<string, Readonly<Record<string, string | undefined>>>> = {
+  server: { host: "host", port: "port", api_prefix: undefined },
+  debug: { level: "log_level" },
+  inner: { version: undefined }
+}
+
+/**
+ * Seed 001's launcher `config.toml` (`[server] host, port, api_prefix`, `[debug] level`, `[inner] version`)
+ * mapped onto MaiKit's flat keys, with a line that names each equivalent. `api_prefix` can only be `/api/v1`,
+ * where MaiKit serves the launcher; `[inner] version` describes the file itself and is ignored.
+ */
+const fromLauncherConfig = (
+  fromFile: Readonly<Record<string, unknown>>,
+  file: string
+): Effect.Effect<Readonly<Record<string, unknown>>, MaikitConfigError> =>
+  Effect.gen(function*() {
+    const tables = Object.keys(fromFile).filter((name) => name in launcherTables)
+    if (tables.length === 0) return fromFile
+    const flat: Record<string, unknown> = {}
+    const notes: Array<string> = []
+    for (const [name, value] of Object.entries(fromFile)) {
+      const table = launcherTables[name]
+      if (table === undefined) {
+        flat[name] = value
+        continue
+      }
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        return yield* MaikitConfigError.of(name, file, "expected a table, as MaiLauncher's config.toml has")
+      }
+      for (const [key, setting] of Object.entries(value)) {
+        if (!(key in table)) {
+          return yield* MaikitConfigError.of(`${name}.${key}`, file, `unknown key (known in [${name}]: ${Object.keys(table).join(", ")})`)
+        }
+        const target = table[key]
+        if (name === "server" && key === "api_prefix") {
+          if (typeof setting !== "string" || setting.replace(/\/+$/, "") !== "/api/v1") {
+            return yield* MaikitConfigError.of(
+              "server.api_prefix",
+              file,
+              `invalid value ${JSON.stringify(setting)}: MaiKit serves the launcher under /api/v1 only, as its clients expect`
+            )
+          }
+          continue
+        }
+        if (target === undefined) continue
+        if (target in fromFile) {
+          return yield* MaikitConfigError.of(`${name}.${key}`, file, `set twice: also as ${target}`)
+        }
+        const level = typeof setting === "string" ? loguruLevels[setting.trim().toUpperCase()] : undefined
+        flat[target] = target === "log_level" && level !== undefined ? level : setting
+        notes.push(`[${name}] ${key} → ${target}`)
+      }
+    }
+    yield* Effect.logInfo(
+      `${file} is MaiLauncher's config.toml; read as MaiKit settings: ${notes.join(", ") || "nothing to map"}` +
+        " (api_prefix is always /api/v1; [inner] is ignored)"
+    )
+    return flat
+  })
+
 /**
  * Resolves the settings from defaults, the TOML file, the environment and the overrides. Unknown keys in the
- * file are rejected (a typo must not silently fall back to a default).
+ * file are rejected (a typo must not silently fall back to a default). The file may also be seed 001's
+ * MaiLauncher `config.toml`, whose tables are mapped onto MaiKit's keys.
  */
 export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
   const cwd = options.cwd ?? process.cwd()
@@ -203,7 +276,7 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
   const overrides = options.overrides ?? {}
   const explicitFile = overrides.configFile ?? env[configFileEnv]
   const file = Path.resolve(cwd, explicitFile ?? defaultConfigFileName)
-  const fromFile = yield* readConfigFile(file, explicitFile !== undefined)
+  const fromFile = yield* Effect.flatMap(readConfigFile(file, explicitFile !== undefined), (read) => fromLauncherConfig(read, file))
 
   const known = new Set(keys.map((spec) => spec.toml))
   for (const name of Object.keys(fromFile)) {
