@@ -2,3 +2,4 @@
 export * as StatusEvents from "./StatusEvents.ts"
 export * as StatusRelay from "./StatusRelay.ts"
 export * as StatusRelayApi from "./StatusRelayApi.ts"
+export * as StatusRelayClient from "./StatusRelayClient.ts"
