@@ -420,6 +420,11 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   const admit = (request: Plan.DeployRequest, jobId: string) =>
     Effect.gen(function*() {
+      const expanded = Files.expandHome(request.path)
+      if (Path.isAbsolute(expanded)) {
+        const earlier = yield* busyWith(Path.resolve(expanded))
+        if (earlier !== undefined) return yield* fail(new PathBusy({ path: Path.resolve(expanded), jobId: earlier }))
+      }
       const { catalog } = yield* loadCatalog(false)
       const instances = yield* registry.list.pipe(
         Effect.mapError((error) => new DeployerError({ reason: new InvalidRequest({ field: "registry", problem: "empty", value: error.message }) }))

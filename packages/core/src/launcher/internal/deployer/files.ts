@@ -57,9 +57,13 @@ export const existingAncestor = (path: string): { readonly existing: string; rea
   return { existing: current, missing }
 }
 
+/**
+ * Whether a folder can be written, by making (and at once removing) an empty folder in it, as the original did
+ * with a test file: permission bits alone do not tell (root ignores them; sysfs refuses root all the same).
+ */
 export const isWritable = (path: string): boolean => {
   try {
-    Fs.accessSync(path, Fs.constants.W_OK | Fs.constants.X_OK)
+    Fs.rmdirSync(Fs.mkdtempSync(Path.join(path, ".maikit-write-test-")))
     return true
   } catch {
     return false

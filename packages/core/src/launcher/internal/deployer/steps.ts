@@ -394,16 +394,22 @@ export const selectPluginRevision = (context: JobContext, target: string, versio
     const revisions = (log ?? "")
       .split("\n").map((line) => line.trim()).filter((line) => line !== "")
     const ranges: Array<string> = []
-    for (const revision of revisions) {
+    for (const [index, revision] of revisions.entries()) {
       const manifest = Manifest(yield* capture("git", ["show", `${revision}:_manifest.json`], { cwd: target, env, timeoutMs: 60_000 }))
       if (manifest === undefined) continue
       ranges.push(`${manifest.min ?? "*"}–${manifest.max ?? "*"}`)
       if (!inHostRange(version, manifest)) continue
-      const checkout = yield* capture("git", ["-c", "advice.detachedHead=false", "checkout", "--quiet", revision], { cwd: target, env, timeoutMs: 60_000 })
-      if (checkout === undefined) {
-        return yield* new StepFailed({ step: "napcat-ada", tool: "git", output: `无法检出适配器插件 ${revision}` })
+      // The manifest stayed as it is up to the commit before the next change of it: take that newest one.
+      if (index === 0) {
+        yield* context.log("info", `🔌 适配器插件 main 的最新版本: host_application ${manifest.min ?? "*"}–${manifest.max ?? "*"} 包含 ${SemVer.format(version)}`)
+        return
       }
-      yield* context.log("info", `🔌 适配器插件 ${revision.slice(0, 7)}: host_application ${manifest.min ?? "*"}–${manifest.max ?? "*"} 包含 ${SemVer.format(version)}`)
+      const newest = (yield* capture("git", ["rev-parse", `${revisions[index - 1]}^`], { cwd: target, env, timeoutMs: 60_000 }))?.trim() ?? revision
+      const checkout = yield* capture("git", ["-c", "advice.detachedHead=false", "checkout", "--quiet", newest], { cwd: target, env, timeoutMs: 60_000 })
+      if (checkout === undefined) {
+        return yield* new StepFailed({ step: "napcat-ada", tool: "git", output: `无法检出适配器插件 ${newest}` })
+      }
+      yield* context.log("info", `🔌 适配器插件 ${newest.slice(0, 7)}: host_application ${manifest.min ?? "*"}–${manifest.max ?? "*"} 包含 ${SemVer.format(version)}`)
       return
     }
     return yield* new StepFailed({
