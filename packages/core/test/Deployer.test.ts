@@ -1,4 +1,4 @@
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"

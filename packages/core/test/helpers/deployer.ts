@@ -148,6 +148,12 @@ const manifest = (version: string, min: string, max: string) =>
     plugin_type: "adapter"
   }, null, 2)
 
+const plugin = (version: string, min: string, max: string) => ({
+  "_manifest.json": manifest(version, min, max),
+  "plugin.py": `# NapCat adapter plugin ${version}\n`,
+  "config.py": "DEFAULT_NAPCAT_PORT = 3001\n"
+})
+
 /**
  * The adapter's remote: `standalone` (a process: `main.py`, `template/template_config.toml` with lowercase sections,
  * its own requirements) and `main` (the plugin), whose manifest went 1.0.0–1.0.99 → 1.0.0–1.2.99 → 1.3.0–1.3.99.
@@ -156,11 +162,6 @@ export const adapterRemote = (root: string): string => {
   const work = Path.join(root, "adapter-work")
   Fs.mkdirSync(work, { recursive: true })
   git(work, "init", "-q", "-b", "main")
-  const plugin = (version: string, min: string, max: string) => ({
-    "_manifest.json": manifest(version, min, max),
-    "plugin.py": `# NapCat adapter plugin ${version}\n`,
-    "config.py": "DEFAULT_NAPCAT_PORT = 3001\n"
-  })
   commitTree(work, plugin("1.1.0", "1.0.0", "1.0.99"), "plugin 1.1.0")
   commitTree(work, plugin("1.3.3", "1.0.0", "1.2.99"), "plugin 1.3.3")
   commitTree(work, { ...plugin("1.3.3", "1.0.0", "1.2.99"), "CHANGELOG.md": "changes\n" }, "changelog")
