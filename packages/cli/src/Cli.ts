@@ -7,6 +7,7 @@ import { Argument, Command, Completions, Flag } from "effect/cli"
 import { MaikitVersion } from "@maikit/core/platform"
 import * as AllInOne from "./AllInOne.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
+import * as DeployCommands from "./commands/deploy.ts"
 import * as InstanceCommands from "./commands/instances.ts"
 import * as LightCommands from "./commands/light.ts"
 import * as StatusCommands from "./commands/status.ts"
@@ -79,7 +80,10 @@ export const root: Command.Command.Any = base.pipe(
     StatusCommands.status,
     InstanceCommands.instances,
     InstanceCommands.logs,
-    InstanceCommands.attach
+    InstanceCommands.attach,
+    DeployCommands.versions,
+    DeployCommands.deploy,
+    DeployCommands.backups
   ])
 )
 
@@ -95,7 +99,10 @@ export const app = base.pipe(
     StatusCommands.status,
     InstanceCommands.instances,
     InstanceCommands.logs,
-    InstanceCommands.attach
+    InstanceCommands.attach,
+    DeployCommands.versions,
+    DeployCommands.deploy,
+    DeployCommands.backups
   ])
 )
 

@@ -33,6 +33,9 @@ export interface Options {
 export const frameOf = (jobId: string, entry: Deployer.LogEntry): string =>
   JSON.stringify({ time: timeOf(entry.at), level: entry.level.toUpperCase(), message: entry.message, source: "install", job_id: jobId } satisfies InstallLogLine)
 
+const launcherLine = (message: string, level: string) =>
+  JSON.stringify({ time: timeOf(Date.now()), level, message, source: "install", job_id: "" } satisfies InstallLogLine)
+
 const PingFrame = Schema.fromJsonString(Schema.Struct({ type: Schema.Literal("ping"), timestamp: Schema.optional(Schema.Number) }))
 const decodePing = Schema.decodeUnknownOption(PingFrame)
 
@@ -49,8 +52,6 @@ export const mount = (options: Options = {}) => {
   ) =>
     Effect.gen(function*() {
       const connection = yield* Connection.accept(request, limits)
-      const launcherLine = (message: string, level: string) =>
-        JSON.stringify({ time: timeOf(Date.now()), level, message, source: "install", job_id: "" } satisfies InstallLogLine)
       const goodbye = Effect.andThen(
         connection.send(launcherLine("服务器正在关闭，连接即将断开。", "WARNING")),
         connection.close(Connection.close.goingAway, "server shutting down")
