@@ -56,7 +56,7 @@ const env = options.env as Record<string, string>
 
 /** The same work as a shell script: clone, venv, pip. */
 const script = (target: string) => `set -e
-git clone -q --depth 1 --branch 1.2.1 "file://${world.maibot}" "${target}"
+git -c advice.detachedHead=false clone -q --depth 1 --branch 1.2.1 "file://${world.maibot}" "${target}"
 python3 -m venv "${target}/venv"
 "${target}/venv/bin/python" -m pip install -q --progress-bar off -r "${target}/requirements.txt"
 `
