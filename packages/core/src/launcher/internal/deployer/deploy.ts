@@ -4,7 +4,7 @@
  * requirements → config (0.x) and services → register the instance. The job records every path before it
  * creates it; what happens on failure is the Deployer's (it removes exactly those).
  */
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { StepFailed } from "../../DeployerError.ts"
@@ -12,6 +12,7 @@ import type * as InstanceRegistry from "../../InstanceRegistry.ts"
 import * as Archive from "./archive.ts"
 import type { JobContext } from "./context.ts"
 import * as Files from "./files.ts"
+import * as Python from "./python.ts"
 import type { Plan } from "./plan.ts"
 import * as Steps from "./steps.ts"
 import type { DeployedInstance } from "./store.ts"
@@ -45,6 +46,8 @@ export const run = (context: JobContext, plan: Plan) =>
     if (plan.existed) yield* context.created({ path: plan.path, contentsOnly: true })
     else yield* mkdir(context, plan.path)
 
+    // Asking the interpreters for their versions needs no tree: it runs while git clones.
+    const discovery = yield* Effect.forkChild(Python.discover(context.settings.pythonCandidates, context.settings.env))
     yield* context.step("clone")
     yield* context.progress(10, "阶段1/4: 准备部署环境 - 正在连接到代码仓库")
     const remote = yield* Steps.cloneWithFallback(context, {
@@ -69,7 +72,7 @@ export const run = (context: JobContext, plan: Plan) =>
 
     yield* context.step("python")
     yield* context.progress(45, "正在创建虚拟环境...")
-    const python = yield* Steps.choosePython(context, tree.requiresPython)
+    const python = yield* Steps.choosePython(context, tree.requiresPython, "python", Fiber.join(discovery))
 
     yield* context.step("venv")
     yield* context.progress(50, "阶段3/4: 创建虚拟环境 - 正在创建Python虚拟环境")

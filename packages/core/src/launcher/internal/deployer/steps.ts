@@ -122,9 +122,14 @@ export const confirmAgreements = (context: JobContext, root: string) =>
   })
 
 /** The first host Python that satisfies `requiresPython`; a missing one fails the job at once, naming the version. */
-export const choosePython = (context: JobContext, requiresPython: string | undefined, step = "python") =>
+export const choosePython = (
+  context: JobContext,
+  requiresPython: string | undefined,
+  step = "python",
+  discovered?: Effect.Effect<ReadonlyArray<Python.Interpreter>>
+) =>
   Effect.gen(function*() {
-    const found = yield* Python.discover(context.settings.pythonCandidates, context.settings.env)
+    const found = yield* (discovered ?? Python.discover(context.settings.pythonCandidates, context.settings.env))
     const chosen = Python.choose(found, requiresPython)
     if (chosen === undefined) {
       const have = found.length === 0 ? "没有找到任何 Python" : `找到的: ${found.map((entry) => `${entry.version} (${entry.executable})`).join(", ")}`
