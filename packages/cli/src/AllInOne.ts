@@ -5,11 +5,11 @@
  */
 import { Effect, Layer } from "effect"
 import { ControlPlaneDatabase } from "@maikit/core/control-plane"
-import { InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
+import { Deployer, InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
 import { Database, Logging, MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
-import { ControlPlane, Launcher, MaikitServer, StatusRelay } from "@maikit/http-adapter"
+import { ControlPlane, Launcher, LauncherDeploy, MaikitServer, StatusRelay } from "@maikit/http-adapter"
 import { LightRelay } from "@maikit/light-relay"
-import { LogSocket, TerminalSocket } from "@maikit/ws-adapter"
+import { InstallLogSocket, LogSocket, TerminalSocket } from "@maikit/ws-adapter"
 
 const announce = Effect.gen(function*() {
   const config = yield* MaikitConfig.MaikitConfig
@@ -20,12 +20,14 @@ const announce = Effect.gen(function*() {
 /** The server, built from settings the caller has already resolved (or from `MaikitConfig.layer`). */
 export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
   const config = yield* MaikitConfig.MaikitConfig
+  const mounts: ReadonlyArray<MaikitServer.Mount<InstanceSupervisor.InstanceSupervisor | Deployer.Deployer>> = [
+    TerminalSocket.mount({ accessToken: config.accessToken }),
+    LogSocket.mount({ accessToken: config.accessToken }),
+    InstallLogSocket.mount({ accessToken: config.accessToken })
+  ]
   const server = MaikitServer.layer({
-    families: [Launcher.family, Launcher.instancesFamily, ControlPlane.family, StatusRelay.family],
-    mounts: [
-      TerminalSocket.mount({ accessToken: config.accessToken }),
-      LogSocket.mount({ accessToken: config.accessToken })
-    ],
+    families: [Launcher.family, Launcher.instancesFamily, LauncherDeploy.family, ControlPlane.family, StatusRelay.family],
+    mounts,
     host: config.host,
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
@@ -39,7 +41,9 @@ export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
       UpdateChecker.UpdateChecker.layer(),
       ControlPlaneDatabase.layerServices(ControlPlaneDatabase.layer),
       LightRelay.relayServices({ ble: true }),
-      InstanceSupervisor.InstanceSupervisor.layer().pipe(Layer.provide(InstanceRegistry.InstanceRegistry.layer))
+      Layer.mergeAll(InstanceSupervisor.InstanceSupervisor.layer(), Deployer.Deployer.layer()).pipe(
+        Layer.provide(InstanceRegistry.InstanceRegistry.layer)
+      )
     ))
   )
   return Layer.mergeAll(server, Layer.effectDiscard(announce)).pipe(

@@ -8,6 +8,7 @@ import { MaikitConfig, MaikitVersion } from "@maikit/core/platform"
 import * as AllInOne from "./AllInOne.ts"
 import { allowedHost, allowedOrigin } from "./commands/accessFlags.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
+import * as DeployCommands from "./commands/deploy.ts"
 import * as InstanceCommands from "./commands/instances.ts"
 import * as LightCommands from "./commands/light.ts"
 import * as StatusCommands from "./commands/status.ts"
@@ -88,7 +89,10 @@ export const root: Command.Command.Any = base.pipe(
     StatusCommands.status,
     InstanceCommands.instances,
     InstanceCommands.logs,
-    InstanceCommands.attach
+    InstanceCommands.attach,
+    DeployCommands.versions,
+    DeployCommands.deploy,
+    DeployCommands.backups
   ])
 )
 
@@ -104,7 +108,10 @@ export const app = base.pipe(
     StatusCommands.status,
     InstanceCommands.instances,
     InstanceCommands.logs,
-    InstanceCommands.attach
+    InstanceCommands.attach,
+    DeployCommands.versions,
+    DeployCommands.deploy,
+    DeployCommands.backups
   ])
 )
 

@@ -18,6 +18,8 @@ import { InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
 import { Database, MaikitConfig } from "@maikit/core/platform"
 import { LauncherApi } from "@maikit/http-adapter/launcher"
 import { LogSocket, TerminalSocket } from "@maikit/ws-adapter"
+import * as DeployCommands from "./deploy.ts"
+import { fail, printJson, table } from "./output.ts"
 
 const dataDir = Flag.String("data-dir").pipe(
   Flag.withDescription("Directory of the database (default ./data)"),
@@ -52,7 +54,6 @@ interface Remote {
   readonly token: Option.Option<string>
 }
 
-const fail = (message: string) => Effect.fail(new CliError.UserError({ cause: message, userMessage: message }))
 
 /** The supervisor on the local database, without reconciling: a server may own the running instances. */
 const services = (flags: Local) =>
@@ -81,13 +82,7 @@ const onDatabase = <A, E extends { readonly message: string; readonly _tag: stri
     )
   )
 
-const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
-const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
-  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? "").length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
-  return [line(header), ...rows.map(line)].join("\n")
-}
 
 const duration = (seconds: number) =>
   seconds < 60 ? `${seconds}s` : seconds < 3600 ? `${Math.floor(seconds / 60)}m` : `${(seconds / 3600).toFixed(1)}h`
@@ -290,7 +285,7 @@ const restart = Command.make("restart", { url, token, id: instanceId }, action("
 
 export const instances = Command.make("instances").pipe(
   Command.withDescription("Manage MaiBot instances"),
-  Command.withSubcommands([list, add, start, stop, restart, remove])
+  Command.withSubcommands([list, add, start, stop, restart, remove, DeployCommands.update])
 )
 
 /** A WebSocket to the server, authenticated by the first frame (the token stays out of URLs and process lists). */

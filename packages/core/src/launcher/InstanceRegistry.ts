@@ -71,6 +71,8 @@ export const Instance = Schema.Struct({
 export type Instance = typeof Instance.Type
 
 export interface NewInstance {
+  /** An id chosen beforehand (a deploy hands it to its client before the instance exists); default a new one. */
+  readonly id?: string | undefined
   readonly name: string
   readonly version: string
   readonly path: string
@@ -160,6 +162,11 @@ export class InstanceRegistry extends Context.Service<InstanceRegistry, {
   readonly add: (instance: NewInstance) => Effect.Effect<Instance, InstanceRegistryError>
   /** Deletes the instance and its components in one transaction; the folders are the caller's business. */
   readonly remove: (id: string) => Effect.Effect<void, InstanceNotFound | InstanceRegistryError>
+  /** Replaces the version and the components in one transaction (an update of the instance's MaiBot). */
+  readonly update: (
+    id: string,
+    changes: { readonly version: string; readonly components: ReadonlyArray<Omit<Component, "position">> }
+  ) => Effect.Effect<Instance, InstanceNotFound | InstanceRegistryError>
   readonly setStatus: (id: string, status: InstanceStatus) => Effect.Effect<void, InstanceNotFound | InstanceRegistryError>
   /** A start: `start_count + 1` and `last_start_time = now`. */
   readonly recordStart: (id: string) => Effect.Effect<Instance, InstanceNotFound | InstanceRegistryError>
@@ -219,7 +226,7 @@ export class InstanceRegistry extends Context.Service<InstanceRegistry, {
 
     const add = (instance: NewInstance) =>
       Effect.gen(function*() {
-        const id = makeId(instance.name)
+        const id = instance.id ?? makeId(instance.name)
         const createdAt = isoOf(yield* Clock.currentTimeMillis)
         yield* sql`INSERT INTO launcher_instances ${
           sql.insert({
@@ -272,6 +279,37 @@ export class InstanceRegistry extends Context.Service<InstanceRegistry, {
         )
       )
 
+    const insertComponents = (id: string, components: ReadonlyArray<Omit<Component, "position">>) =>
+      Effect.forEach(components, (component, position) =>
+        sql`INSERT INTO launcher_components ${
+          sql.insert({
+            instance_id: id,
+            name: component.name,
+            kind: component.kind,
+            path: component.path,
+            port: component.port,
+            command: component.command,
+            env: JSON.stringify(component.env),
+            restart_policy: component.restart_policy,
+            position
+          })
+        }`, { discard: true })
+
+    const update = (
+      id: string,
+      changes: { readonly version: string; readonly components: ReadonlyArray<Omit<Component, "position">> }
+    ) =>
+      find(id).pipe(
+        Effect.andThen(
+          Effect.gen(function*() {
+            yield* sql`UPDATE launcher_instances SET version = ${changes.version} WHERE id = ${id}`
+            yield* sql`DELETE FROM launcher_components WHERE instance_id = ${id}`
+            yield* insertComponents(id, changes.components)
+          }).pipe(sql.withTransaction, Effect.mapError(failed("update")))
+        ),
+        Effect.andThen(find(id))
+      )
+
     const setStatus = (id: string, status: InstanceStatus) =>
       find(id).pipe(
         Effect.andThen(sql`UPDATE launcher_instances SET status = ${status} WHERE id = ${id}`.pipe(
@@ -309,7 +347,7 @@ export class InstanceRegistry extends Context.Service<InstanceRegistry, {
       return ids
     }).pipe(sql.withTransaction, Effect.mapError(failed("reconcile")))
 
-    return InstanceRegistry.of({ list, get: find, add, remove, setStatus, recordStart, recordStop, reconcile })
+    return InstanceRegistry.of({ list, get: find, add, update, remove, setStatus, recordStart, recordStop, reconcile })
   })
 
   /** The registry on the `SqlClient` in context, with its tables migrated first. */

@@ -4,6 +4,8 @@
  */
 export * as ComponentGroup from "./ComponentGroup.ts"
 export * as ComponentProcess from "./ComponentProcess.ts"
+export * as Deployer from "./Deployer.ts"
+export * as DeployJob from "./DeployJob.ts"
 export * as InstanceRegistry from "./InstanceRegistry.ts"
 export * as InstanceSupervisor from "./InstanceSupervisor.ts"
 export * as OutputHistory from "./OutputHistory.ts"
@@ -11,6 +13,19 @@ export * as ProcessTree from "./ProcessTree.ts"
 export * as VenvCommand from "./VenvCommand.ts"
 
 // Exported by name too, for the declaration files of dependent packages (see platform/index.ts).
+export {
+  BackupFailed,
+  BackupNotFound,
+  DeployerError,
+  InstanceBusy,
+  InstanceMissing,
+  InvalidRequest,
+  JobNotFound,
+  JobState,
+  PathBusy,
+  StepFailed,
+  StorageFailed
+} from "./DeployerError.ts"
 export { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 export {
   ComponentNotFound,

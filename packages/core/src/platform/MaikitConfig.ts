@@ -82,6 +82,23 @@ export interface Settings {
   readonly allowedHosts: ReadonlyArray<string>
   /** Origins whose pages may call every route (`AllowedOrigin`). Default `defaultAllowedOrigins`. */
   readonly allowedOrigins: ReadonlyArray<string>
+  /** Where the Deployer clones MaiBot from, tried in order: git URLs or local paths. */
+  readonly maibotRemotes: ReadonlyArray<string>
+  /** Where the Deployer clones the NapCat adapter from, tried in order. */
+  readonly adapterRemotes: ReadonlyArray<string>
+  /** pip's index for deploys (`--index-url`); unset means pip's own default (PyPI, or `PIP_INDEX_URL`). */
+  readonly pipIndexUrl: Option.Option<string>
+  readonly pipExtraIndexUrls: ReadonlyArray<string>
+  readonly pipTrustedHosts: ReadonlyArray<string>
+  /** Tags below this `major.minor.patch` are not offered (the 0.5 layout has no templates). */
+  readonly maibotMinVersion: string
+  /** NapCat's release archive (URL or local zip / tar.gz) and, optionally, its SHA-256. */
+  readonly napcatArchive: Option.Option<string>
+  readonly napcatSha256: Option.Option<string>
+  /** How long `git ls-remote`'s answer is reused. */
+  readonly catalogTtlSeconds: number
+  /** The Python deploys use; unset means the newest `python3.x` on PATH that the tree's `requires-python` accepts. */
+  readonly python: Option.Option<string>
 }
 
 /** What callers may override explicitly, e.g. from `maikit serve --port 8080`. */
@@ -110,6 +127,11 @@ const asString = (raw: string): unknown => raw
 export const splitList = (raw: string): Array<string> =>
   raw.split(",").map((item) => item.trim()).filter((item) => item !== "")
 const asList = (raw: string): unknown => splitList(raw)
+/** A list in TOML, or a comma-separated string (as the environment gives it). */
+const StringList = Schema.Union([Schema.Array(NonEmpty), Schema.String])
+const listOf = (value: unknown): ReadonlyArray<string> | undefined =>
+  value === undefined ? undefined : typeof value === "string" ? (asList(value) as Array<string>) : (value as ReadonlyArray<string>)
+const Version = Schema.String.check(Schema.isPattern(/^\d+\.\d+\.\d+/))
 
 const keys: ReadonlyArray<KeySpec> = [
   { key: "dataDir", toml: "data_dir", env: "MAIKIT_DATA_DIR", schema: NonEmpty, fromString: asString },
@@ -146,8 +168,65 @@ const keys: ReadonlyArray<KeySpec> = [
     env: "MAIKIT_ALLOWED_ORIGINS",
     schema: Schema.Array(AllowedOrigin),
     fromString: asList
-  }
+  },
+  { key: "maibotRemotes", toml: "maibot_remotes", env: "MAIKIT_MAIBOT_REMOTES", schema: StringList, fromString: asList },
+  { key: "adapterRemotes", toml: "adapter_remotes", env: "MAIKIT_ADAPTER_REMOTES", schema: StringList, fromString: asList },
+  { key: "pipIndexUrl", toml: "pip_index_url", env: "MAIKIT_PIP_INDEX_URL", schema: NonEmpty, fromString: asString },
+  {
+    key: "pipExtraIndexUrls",
+    toml: "pip_extra_index_urls",
+    env: "MAIKIT_PIP_EXTRA_INDEX_URLS",
+    schema: StringList,
+    fromString: asList
+  },
+  { key: "pipTrustedHosts", toml: "pip_trusted_hosts", env: "MAIKIT_PIP_TRUSTED_HOSTS", schema: StringList, fromString: asList },
+  { key: "maibotMinVersion", toml: "maibot_min_version", env: "MAIKIT_MAIBOT_MIN_VERSION", schema: Version, fromString: asString },
+  { key: "napcatArchive", toml: "napcat_archive", env: "MAIKIT_NAPCAT_ARCHIVE", schema: NonEmpty, fromString: asString },
+  {
+    key: "napcatSha256",
+    toml: "napcat_sha256",
+    env: "MAIKIT_NAPCAT_SHA256",
+    schema: Schema.String.check(Schema.isPattern(/^[0-9a-fA-F]{64}$/)),
+    fromString: asString
+  },
+  {
+    key: "catalogTtlSeconds",
+    toml: "catalog_ttl_seconds",
+    env: "MAIKIT_CATALOG_TTL_SECONDS",
+    schema: PositiveInt,
+    fromString: asNumber
+  },
+  { key: "python", toml: "python", env: "MAIKIT_PYTHON", schema: NonEmpty, fromString: asString }
 ]
+
+/** MaiBot's repository, then the Gitee mirror the original launcher fell back to. */
+export const defaultMaibotRemotes: ReadonlyArray<string> = [
+  "https://github.com/Mai-with-u/MaiBot",
+  "https://gitee.com/DrSmooth/MaiBot"
+]
+export const defaultAdapterRemotes: ReadonlyArray<string> = [
+  "https://github.com/Mai-with-u/MaiBot-Napcat-Adapter",
+  "https://gitee.com/DrSmooth/MaiBot-Napcat-Adapter"
+]
+export const defaultMaibotMinVersion = "0.6.0"
+/** NapCat's newest Shell release, as the Tauri launcher downloads it. */
+export const defaultNapcatArchive = "https://github.com/NapNeko/NapCatQQ/releases/latest/download/NapCat.Shell.zip"
+export const defaultCatalogTtlSeconds = 3600
+
+const optionOf = (value: unknown): Option.Option<string> => Option.fromNullishOr(value as string | undefined)
+
+const deployDefaults = {
+  maibotRemotes: defaultMaibotRemotes,
+  adapterRemotes: defaultAdapterRemotes,
+  pipIndexUrl: Option.none(),
+  pipExtraIndexUrls: [],
+  pipTrustedHosts: [],
+  maibotMinVersion: defaultMaibotMinVersion,
+  napcatArchive: Option.some(defaultNapcatArchive),
+  napcatSha256: Option.none(),
+  catalogTtlSeconds: defaultCatalogTtlSeconds,
+  python: Option.none()
+} satisfies Partial<Settings>
 
 export const defaultPort = 23456
 export const defaultHost = "127.0.0.1"
@@ -332,7 +411,17 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
     maxBodyBytes: (resolved.maxBodyBytes as number | undefined) ?? defaultMaxBodyBytes,
     databaseUrl: databaseUrl === undefined ? Option.none() : Option.some(Redacted.make(databaseUrl)),
     allowedHosts: (resolved.allowedHosts as ReadonlyArray<string> | undefined) ?? [],
-    allowedOrigins: (resolved.allowedOrigins as ReadonlyArray<string> | undefined) ?? defaultAllowedOrigins
+    allowedOrigins: (resolved.allowedOrigins as ReadonlyArray<string> | undefined) ?? defaultAllowedOrigins,
+    maibotRemotes: listOf(resolved.maibotRemotes) ?? deployDefaults.maibotRemotes,
+    adapterRemotes: listOf(resolved.adapterRemotes) ?? deployDefaults.adapterRemotes,
+    pipIndexUrl: optionOf(resolved.pipIndexUrl),
+    pipExtraIndexUrls: listOf(resolved.pipExtraIndexUrls) ?? [],
+    pipTrustedHosts: listOf(resolved.pipTrustedHosts) ?? [],
+    maibotMinVersion: (resolved.maibotMinVersion as string | undefined) ?? deployDefaults.maibotMinVersion,
+    napcatArchive: resolved.napcatArchive === undefined ? deployDefaults.napcatArchive : optionOf(resolved.napcatArchive),
+    napcatSha256: optionOf(resolved.napcatSha256),
+    catalogTtlSeconds: (resolved.catalogTtlSeconds as number | undefined) ?? deployDefaults.catalogTtlSeconds,
+    python: optionOf(resolved.python)
   }
   yield* requireTokenBeyondLoopback(settings)
   return settings
@@ -386,6 +475,7 @@ export class MaikitConfig extends Context.Service<MaikitConfig, Settings>()("@ma
       databaseUrl: Option.none(),
       allowedHosts: [],
       allowedOrigins: defaultAllowedOrigins,
+      ...deployDefaults,
       ...settings
     })
 }

@@ -2,3 +2,5 @@
 export * as Launcher from "./Launcher.ts"
 export * as LauncherApi from "./LauncherApi.ts"
 export * as LauncherClient from "./LauncherClient.ts"
+export * as LauncherDeploy from "./LauncherDeploy.ts"
+export * as LauncherDeployApi from "./LauncherDeployApi.ts"
