@@ -1,7 +1,9 @@
 /**
  * The launcher: MaiBot instances and their components in a registry, supervised as processes on PTYs with
- * their output history. `node-pty` loads on the first spawn, not with this module.
+ * their output history, and the bots' own config files and database. `node-pty` loads on the first spawn, not
+ * with this module.
  */
+export * as BotConfigFiles from "./BotConfigFiles.ts"
 export * as ComponentGroup from "./ComponentGroup.ts"
 export * as ComponentProcess from "./ComponentProcess.ts"
 export * as InstanceRegistry from "./InstanceRegistry.ts"
@@ -11,6 +13,15 @@ export * as ProcessTree from "./ProcessTree.ts"
 export * as VenvCommand from "./VenvCommand.ts"
 
 // Exported by name too, for the declaration files of dependent packages (see platform/index.ts).
+export {
+  ConfigFileError,
+  ConfigFileInvalid,
+  ConfigFileNotFound,
+  ConfigPathEscapes,
+  ConfigValueInvalid,
+  ConfigVersionConflict,
+  ConfigVersionNotFound
+} from "./BotConfigFilesError.ts"
 export { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 export {
   ComponentNotFound,

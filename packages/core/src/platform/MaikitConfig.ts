@@ -44,6 +44,8 @@ export interface Settings {
   readonly maxBodyBytes: number
   /** The control plane's database: `postgres://…` for PostgreSQL; unset means the SQLite file in `dataDir`. */
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** Earlier versions kept per bot config file when MaiKit edits it. */
+  readonly configVersions: number
 }
 
 /** What callers may override explicitly, e.g. from `maikit serve --port 8080`. */
@@ -88,12 +90,20 @@ const keys: ReadonlyArray<KeySpec> = [
     fromString: asNumber
   },
   { key: "maxBodyBytes", toml: "max_body_bytes", env: "MAIKIT_MAX_BODY_BYTES", schema: PositiveInt, fromString: asNumber },
-  { key: "databaseUrl", toml: "database_url", env: "DATABASE_URL", schema: NonEmpty, fromString: asString }
+  { key: "databaseUrl", toml: "database_url", env: "DATABASE_URL", schema: NonEmpty, fromString: asString },
+  {
+    key: "configVersions",
+    toml: "config_versions",
+    env: "MAIKIT_CONFIG_VERSIONS",
+    schema: PositiveInt,
+    fromString: asNumber
+  }
 ]
 
 export const defaultPort = 23456
 export const defaultHost = "127.0.0.1"
 export const defaultMaxBodyBytes = 1024 * 1024
+export const defaultConfigVersions = 20
 export const configFileEnv = "MAIKIT_CONFIG"
 export const defaultConfigFileName = "maikit.toml"
 
@@ -204,7 +214,8 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
     logDir: Path.resolve(dataDir, (resolved.logDir as string | undefined) ?? "logs"),
     logRetentionDays: (resolved.logRetentionDays as number | undefined) ?? 7,
     maxBodyBytes: (resolved.maxBodyBytes as number | undefined) ?? defaultMaxBodyBytes,
-    databaseUrl: databaseUrl === undefined ? Option.none() : Option.some(Redacted.make(databaseUrl))
+    databaseUrl: databaseUrl === undefined ? Option.none() : Option.some(Redacted.make(databaseUrl)),
+    configVersions: (resolved.configVersions as number | undefined) ?? defaultConfigVersions
   }
   yield* requireTokenBeyondLoopback(settings)
   return settings
@@ -239,6 +250,7 @@ export class MaikitConfig extends Context.Service<MaikitConfig, Settings>()("@ma
       logRetentionDays: 7,
       maxBodyBytes: defaultMaxBodyBytes,
       databaseUrl: Option.none(),
+      configVersions: defaultConfigVersions,
       ...settings
     })
 }
