@@ -403,7 +403,7 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
           return { ...location, version, saved: null, changed: false } satisfies WriteResult
         }
         const now = yield* Clock.currentTimeMillis
-        const savedPath = existing === undefined || currentVersion === null ? undefined : yield* Effect.tryPromise({
+        const kept = existing === undefined || currentVersion === null ? undefined : yield* Effect.tryPromise({
           try: () => History.save(historyRoot, instanceId, file, location.path, currentVersion, now),
           catch: fileError(location, "backup")
         })
@@ -414,15 +414,15 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
           },
           catch: fileError(location, "write")
         }).pipe(
-          Effect.tapError(() => savedPath === undefined ? Effect.void : Effect.promise(() => History.remove(savedPath)))
+          Effect.tapError(() => kept === undefined ? Effect.void : Effect.promise(() => History.remove(kept.path)))
         )
         yield* Effect.tryPromise({
           try: () => History.prune(historyRoot, instanceId, file, keep),
           catch: fileError(location, "history")
         }).pipe(Effect.catch((error) => Effect.logWarning("could not prune kept config versions", error)))
-        const saved = savedPath === undefined ? null : {
-          id: Path.basename(savedPath),
-          savedAt: new Date(now).toISOString(),
+        const saved = kept === undefined ? null : {
+          id: kept.id,
+          savedAt: kept.savedAt,
           version: currentVersion as string,
           size: Buffer.byteLength(existing as string)
         }

@@ -4,6 +4,7 @@
  * with this module.
  */
 export * as BotConfigFiles from "./BotConfigFiles.ts"
+export * as BotDatabase from "./BotDatabase.ts"
 export * as ComponentGroup from "./ComponentGroup.ts"
 export * as ComponentProcess from "./ComponentProcess.ts"
 export * as InstanceRegistry from "./InstanceRegistry.ts"
@@ -13,6 +14,7 @@ export * as ProcessTree from "./ProcessTree.ts"
 export * as VenvCommand from "./VenvCommand.ts"
 
 // Exported by name too, for the declaration files of dependent packages (see platform/index.ts).
+export { BotDatabaseError, BotDatabaseUnavailable, BotRecordNotFound, BotRecordRejected } from "./BotDatabaseError.ts"
 export {
   ConfigFileError,
   ConfigFileInvalid,

@@ -33,7 +33,7 @@ const savedAtOf = (id: string): string => {
 
 export const folder = (root: string, instanceId: string, file: string): string => Path.join(root, instanceId, file)
 
-/** Keeps `source` (whose content has version `version`) as a new version; returns its path. */
+/** Keeps `source` (whose content has version `version`) as a new version; returns its path and id. */
 export const save = async (
   root: string,
   instanceId: string,
@@ -41,19 +41,22 @@ export const save = async (
   source: string,
   version: string,
   nowMillis: number
-): Promise<string> => {
+): Promise<{ readonly path: string; readonly id: string; readonly savedAt: string }> => {
   const directory = folder(root, instanceId, file)
   await Fs.mkdir(directory, { recursive: true, mode: 0o700 })
-  const target = Path.join(directory, `${stamp(nowMillis)}-${version}`)
+  // Names must sort in the order of the writes, even for two writes within one millisecond.
+  const latest = (await list(root, instanceId, file))[0]
+  const latestMillis = latest === undefined ? 0 : Date.parse(latest.savedAt)
+  const id = `${stamp(Math.max(nowMillis, latestMillis + 1))}-${version}`
+  const target = Path.join(directory, id)
   try {
     await Fs.link(source, target)
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code
-    if (code === "EEXIST") return target
     if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw cause
     await Fs.copyFile(source, target, Fs.constants.COPYFILE_EXCL)
   }
-  return target
+  return { path: target, id, savedAt: savedAtOf(id) }
 }
 
 /** Versions, newest first. */

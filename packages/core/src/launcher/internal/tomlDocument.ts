@@ -427,8 +427,8 @@ const checkScalar = (node: AST.TOMLValue, value: Json, path: KeyPath, source: st
       return typeof value === "string" ? undefined : wrong("a string")
     case "boolean":
       return typeof value === "boolean" ? undefined : wrong("a boolean")
+    // Templates write `talk_value = 1` for a float setting: integer and float are one type here.
     case "integer":
-      return typeof value === "number" && Number.isInteger(value) ? undefined : wrong("an integer")
     case "float":
       return typeof value === "number" || (typeof value === "string" && specialFloats.has(value))
         ? undefined
@@ -439,9 +439,9 @@ const checkScalar = (node: AST.TOMLValue, value: Json, path: KeyPath, source: st
 }
 
 /**
- * Checks a value to be written at `path` against what `reference` holds there: the same TOML type (an
- * integer where an integer stands, any number where a float does), recursively for arrays and tables. Paths
- * the reference does not know are not checked.
+ * Checks a value to be written at `path` against what `reference` holds there: the same TOML type (numbers
+ * of either kind where a number stands), recursively for arrays and tables. Paths the reference does not know
+ * are not checked.
  */
 export const checkType = (
   reference: Document,
