@@ -5,9 +5,9 @@
  */
 import { Effect, Layer } from "effect"
 import { ControlPlaneDatabase } from "@maikit/core/control-plane"
-import { InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
+import { BotConfigFiles, BotDatabase, InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
 import { Database, Logging, MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
-import { ControlPlane, Launcher, MaikitServer, StatusRelay } from "@maikit/http-adapter"
+import { ControlPlane, Launcher, LauncherResources, MaikitServer, StatusRelay } from "@maikit/http-adapter"
 import { LightRelay } from "@maikit/light-relay"
 import { LogSocket, TerminalSocket } from "@maikit/ws-adapter"
 
@@ -21,7 +21,13 @@ const announce = Effect.gen(function*() {
 export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
   const config = yield* MaikitConfig.MaikitConfig
   const server = MaikitServer.layer({
-    families: [Launcher.family, Launcher.instancesFamily, ControlPlane.family, StatusRelay.family],
+    families: [
+      Launcher.family,
+      Launcher.instancesFamily,
+      LauncherResources.resourcesFamily,
+      ControlPlane.family,
+      StatusRelay.family
+    ],
     mounts: [
       TerminalSocket.mount({ accessToken: config.accessToken }),
       LogSocket.mount({ accessToken: config.accessToken })
@@ -37,7 +43,11 @@ export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
       UpdateChecker.UpdateChecker.layer(),
       ControlPlaneDatabase.layerServices(ControlPlaneDatabase.layer),
       LightRelay.relayServices({ ble: true }),
-      InstanceSupervisor.InstanceSupervisor.layer().pipe(Layer.provide(InstanceRegistry.InstanceRegistry.layer))
+      Layer.mergeAll(
+        InstanceSupervisor.InstanceSupervisor.layer(),
+        BotConfigFiles.BotConfigFiles.layer(),
+        BotDatabase.BotDatabase.layer()
+      ).pipe(Layer.provide(InstanceRegistry.InstanceRegistry.layer))
     ))
   )
   return Layer.mergeAll(server, Layer.effectDiscard(announce)).pipe(
