@@ -6,6 +6,7 @@ import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Completions, Flag } from "effect/cli"
 import { MaikitVersion } from "@maikit/core/platform"
 import * as AllInOne from "./AllInOne.ts"
+import * as ConfigCommands from "./commands/config.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
 import * as InstanceCommands from "./commands/instances.ts"
 import * as LightCommands from "./commands/light.ts"
@@ -79,7 +80,8 @@ export const root: Command.Command.Any = base.pipe(
     StatusCommands.status,
     InstanceCommands.instances,
     InstanceCommands.logs,
-    InstanceCommands.attach
+    InstanceCommands.attach,
+    ConfigCommands.config
   ])
 )
 
@@ -95,7 +97,8 @@ export const app = base.pipe(
     StatusCommands.status,
     InstanceCommands.instances,
     InstanceCommands.logs,
-    InstanceCommands.attach
+    InstanceCommands.attach,
+    ConfigCommands.config
   ])
 )
 
