@@ -214,9 +214,6 @@ const parseToml = (location: Location, text: string) =>
     onSuccess: Effect.succeed
   })
 
-const toData = (location: Location, text: string) =>
-  location.file === "env" ? Effect.succeed(Dotenv.parse(text).values) : Effect.map(parseToml(location, text), (doc) => doc.value)
-
 /** Creates a missing file from its template (the adapter's on read, as the original launcher did). */
 const createFromTemplate = (location: Location) =>
   Effect.gen(function*() {
@@ -238,6 +235,9 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
   const historyRoot = Path.resolve(settings.historyDir ?? Path.join(config.dataDir, "config-history"))
   const keep = Math.max(1, settings.keepVersions ?? config.configVersions)
   const locks = new Map<string, Semaphore.Semaphore>()
+  // The last parsed document per file: a read followed by a write (what every client does) parses once, and
+  // a write's read-back check leaves the next read its document.
+  const documents = new Map<string, { readonly version: string; readonly document: Toml.Document }>()
   const templates = new Map<string, { readonly stamp: string; readonly document: Toml.Document }>()
 
   const withLock = (path: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
@@ -292,6 +292,20 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
 
 
 
+  const documentOf = (location: Location, text: string, version: string = History.versionOf(text)) => {
+    const cached = documents.get(location.path)
+    if (cached?.version === version) return Effect.succeed(cached.document)
+    return Effect.tap(parseToml(location, text), (document) => Effect.sync(() => documents.set(location.path, { version, document })))
+  }
+
+  const remember = (location: Location, document: Toml.Document) =>
+    documents.set(location.path, { version: History.versionOf(document.text), document })
+
+  const toData = (location: Location, text: string, version: string) =>
+    location.file === "env"
+      ? Effect.succeed(Dotenv.parse(text).values)
+      : Effect.map(documentOf(location, text, version), (document) => document.value)
+
   /** The template as a type reference; a template that does not parse is no reference. */
   const templateDocument = (location: Location) =>
     Effect.gen(function*() {
@@ -320,8 +334,9 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
       created = text !== undefined
     }
     if (text === undefined) return yield* new ConfigFileNotFound({ instanceId, file, path: location.path, template: location.template })
-    const data = yield* toData(location, text)
-    return { ...location, version: History.versionOf(text), text, data, created } satisfies Snapshot
+    const version = History.versionOf(text)
+    const data = yield* toData(location, text, version)
+    return { ...location, version, text, data, created } satisfies Snapshot
   })
 
   /** The new text for `data` over `current` (the template, or nothing, when the file is missing). */
@@ -341,12 +356,12 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
       }
       const problem = Toml.validateJson(data)
       if (problem !== undefined) return yield* valueInvalid(location, Toml.formatPath(problem.path), problem.message)
-      const document = yield* parseToml(location, current)
+      const document = yield* documentOf(location, current)
       const next = data as Toml.JsonTable
       yield* checkTypes(location, document, Toml.diff(document, next))
       return yield* Result.match(Toml.patch(document, next), {
         onFailure: (failure) => Effect.fail(valueInvalid(location, Toml.formatPath(failure.path), failure.message)),
-        onSuccess: Effect.succeed
+        onSuccess: (written) => Effect.sync(() => (remember(location, written), written.text))
       })
     })
 
@@ -365,7 +380,7 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
     Effect.gen(function*() {
       if (text.includes("\u0000")) return yield* valueInvalid(location, "(file)", "the text contains a NUL character")
       if (location.file === "env") return text
-      const document = yield* parseToml(location, current)
+      const document = yield* documentOf(location, current)
       const next = yield* parseToml(location, text)
       yield* checkTypes(location, document, Toml.diff(document, next.value))
       return text

@@ -277,12 +277,23 @@ const pageOf = <Field extends string>(
     const { limit, offset } = yield* checkPage(instanceId, kind, page)
     const orderColumn = page.order === "recent" ? map.fields[recentField] ?? "id" : "id"
     const where = whereOf(sql, map, clauses)
-    const rows = yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)} WHERE ${where}
-      ORDER BY ${sql(orderColumn)} DESC LIMIT ${limit} OFFSET ${offset}`
     const counted = yield* sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${sql(map.table)} WHERE ${where}`
+    const total = counted[0]?.total ?? 0
+    // The page is chosen by row id first, so the sort carries (key, id) pairs instead of whole rows. Walking the
+    // order column's index pays when matches are dense (few rows walked per match); for sparse matches it would
+    // visit most of the table in index order, so they are scanned and sorted instead (`+column` hides the index).
+    const walk = orderColumn === "id" || (map.indexed.has(orderColumn) && total > 4 * (offset + limit))
+    const order = orderColumn === "id"
+      ? sql`id DESC`
+      : walk
+      ? sql`${sql(orderColumn)} DESC, id DESC`
+      : sql`+${sql(orderColumn)} DESC, id DESC`
+    const rows = offset >= total ? [] : yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)} WHERE id IN (
+        SELECT id FROM ${sql(map.table)} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
+      ) ORDER BY ${orderColumn === "id" ? sql`id DESC` : sql`${sql(orderColumn)} DESC, id DESC`}`
     return {
       records: rows.map((row) => Tables.toRecord(map, fields, row)),
-      total: counted[0]?.total ?? 0,
+      total,
       limit,
       offset
     } satisfies PageResult
@@ -442,14 +453,27 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           sql<Record<string, unknown>>`SELECT name, type, "notnull" AS not_null, dflt_value FROM pragma_table_info(${table})`,
           (rows) => rows.map(ColumnRow)
         )
+      const indexedOf = (table: string) =>
+        Effect.map(
+          sql<{ readonly name: string }>`SELECT info.name AS name FROM pragma_index_list(${table}) AS list,
+            pragma_index_info(list.name) AS info WHERE info.seqno = 0`,
+          (rows) => new Set(rows.map((row) => row.name))
+        )
       const inspected = yield* Effect.gen(function*() {
         const images = yield* columnsOf("images")
         const emoji = yield* columnsOf("emoji")
         const person = yield* columnsOf("person_info")
-        return { images, emoji, person }
+        return {
+          images,
+          emoji,
+          person,
+          imagesIndexed: yield* indexedOf("images"),
+          emojiIndexed: yield* indexedOf("emoji"),
+          personIndexed: yield* indexedOf("person_info")
+        }
       }).pipe(Effect.exit)
       if (Exit.isFailure(inspected)) return yield* fail("is not a SQLite database")
-      const { images, emoji, person } = inspected.value
+      const { images, emoji, person, imagesIndexed, emojiIndexed, personIndexed } = inspected.value
       const generation: Generation | undefined = images.some((column) => column.name === "image_type")
         ? "1.x"
         : emoji.length > 0
@@ -464,8 +488,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         scope,
         sql,
         generation,
-        emoji: Tables.emojiMap(generation, generation === "1.x" ? images : emoji),
-        person: person.length === 0 ? undefined : Tables.personMap(person)
+        emoji: generation === "1.x"
+          ? Tables.emojiMap(generation, images, imagesIndexed)
+          : Tables.emojiMap(generation, emoji, emojiIndexed),
+        person: person.length === 0 ? undefined : Tables.personMap(person, personIndexed)
       } satisfies Connection
     })
 

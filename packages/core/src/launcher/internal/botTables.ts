@@ -93,6 +93,8 @@ export interface TableMap<Field extends string> {
   readonly fields: Readonly<Record<Field, string | undefined>>
   /** Columns holding SQL datetimes (`YYYY-MM-DD HH:MM:SS.ffffff`, local time) instead of epoch seconds. */
   readonly datetimes: ReadonlySet<string>
+  /** Columns that lead an index (searches may walk them in order). */
+  readonly indexed: ReadonlySet<string>
 }
 
 const mapFields = <Field extends string>(
@@ -115,20 +117,26 @@ export type Generation = "0.x" | "1.x"
 /** 1.x's emoji rows: the enum's name as SQLAlchemy stores it (and its value, which older rows may hold). */
 export const emojiOnly = "image_type IN ('EMOJI', 'emoji')"
 
-export const emojiMap = (generation: Generation, columns: ReadonlyArray<ColumnInfo>): TableMap<EmojiField> => ({
+export const emojiMap = (
+  generation: Generation,
+  columns: ReadonlyArray<ColumnInfo>,
+  indexed: ReadonlySet<string>
+): TableMap<EmojiField> => ({
   table: generation === "1.x" ? "images" : "emoji",
   only: generation === "1.x" ? emojiOnly : undefined,
   columns,
   fields: mapFields(emojiCandidates, columns),
-  datetimes: datetimeColumns(columns)
+  datetimes: datetimeColumns(columns),
+  indexed
 })
 
-export const personMap = (columns: ReadonlyArray<ColumnInfo>): TableMap<PersonField> => ({
+export const personMap = (columns: ReadonlyArray<ColumnInfo>, indexed: ReadonlySet<string>): TableMap<PersonField> => ({
   table: "person_info",
   only: undefined,
   columns,
   fields: mapFields(personCandidates, columns),
-  datetimes: datetimeColumns(columns)
+  datetimes: datetimeColumns(columns),
+  indexed
 })
 
 const pad = (value: number, width = 2) => String(value).padStart(width, "0")

@@ -45,8 +45,8 @@ export const save = async (
   const directory = folder(root, instanceId, file)
   await Fs.mkdir(directory, { recursive: true, mode: 0o700 })
   // Names must sort in the order of the writes, even for two writes within one millisecond.
-  const latest = (await list(root, instanceId, file))[0]
-  const latestMillis = latest === undefined ? 0 : Date.parse(latest.savedAt)
+  const latest = (await ids(directory))[0]
+  const latestMillis = latest === undefined ? 0 : Date.parse(savedAtOf(latest))
   const id = `${stamp(Math.max(nowMillis, latestMillis + 1))}-${version}`
   const target = Path.join(directory, id)
   try {
@@ -59,16 +59,20 @@ export const save = async (
   return { path: target, id, savedAt: savedAtOf(id) }
 }
 
-/** Versions, newest first. */
-export const list = async (root: string, instanceId: string, file: string): Promise<ReadonlyArray<SavedVersion>> => {
-  const directory = folder(root, instanceId, file)
+/** Version ids in a folder, newest first. */
+const ids = async (directory: string): Promise<ReadonlyArray<string>> => {
   const names = await Fs.readdir(directory).catch((cause: NodeJS.ErrnoException) => {
     if (cause.code === "ENOENT") return [] as Array<string>
     throw cause
   })
-  const ids = names.filter((name) => versionIdPattern.test(name)).toSorted().toReversed()
+  return names.filter((name) => versionIdPattern.test(name)).toSorted().toReversed()
+}
+
+/** Versions, newest first. */
+export const list = async (root: string, instanceId: string, file: string): Promise<ReadonlyArray<SavedVersion>> => {
+  const directory = folder(root, instanceId, file)
   const versions: Array<SavedVersion> = []
-  for (const id of ids) {
+  for (const id of await ids(directory)) {
     const stat = await Fs.stat(Path.join(directory, id)).catch(() => undefined)
     if (stat === undefined) continue
     versions.push({ id, savedAt: savedAtOf(id), version: id.slice(-16), size: stat.size })
@@ -87,10 +91,8 @@ export const read = async (root: string, instanceId: string, file: string, id: s
 
 /** Removes all but the newest `keep` versions. */
 export const prune = async (root: string, instanceId: string, file: string, keep: number): Promise<void> => {
-  const versions = await list(root, instanceId, file)
-  for (const version of versions.slice(keep)) {
-    await Fs.rm(Path.join(folder(root, instanceId, file), version.id), { force: true })
-  }
+  const directory = folder(root, instanceId, file)
+  for (const id of (await ids(directory)).slice(keep)) await Fs.rm(Path.join(directory, id), { force: true })
 }
 
 export const remove = (path: string): Promise<void> => Fs.rm(path, { force: true })

@@ -702,12 +702,13 @@ const applySplices = (text: string, splices: ReadonlyArray<Splice>): string | un
 }
 
 /**
- * The text of `document` changed to hold `next`, touching only what differs. Fails when a value cannot be
- * written or when the result would not read back as `next`.
+ * The text of `document` changed to hold `next`, touching only what differs, with the new text's parsed
+ * document (the read-back check parses it anyway). Fails when a value cannot be written or when the result
+ * would not read back as `next`.
  */
-export const patch = (document: Document, next: JsonTable): Result.Result<string, ValueProblem> => {
+export const patch = (document: Document, next: JsonTable): Result.Result<Document, ValueProblem> => {
   const changes = diff(document, next)
-  if (changes.length === 0) return Result.succeed(document.text)
+  if (changes.length === 0) return Result.succeed(document)
   const format = formatFor(document.text)
   const splices: Array<Splice> = []
   for (const change of changes) {
@@ -719,14 +720,14 @@ export const patch = (document: Document, next: JsonTable): Result.Result<string
   }
   const text = applySplices(document.text, splices)
   const reread = text === undefined ? undefined : parse(text)
-  if (text === undefined || reread === undefined || Result.isFailure(reread) || !equal(reread.success.value, next)) {
+  if (reread === undefined || Result.isFailure(reread) || !equal(reread.success.value, next)) {
     return Result.fail({
       _tag: "Value",
       path: [],
       message: "the change could not be written without disturbing the rest of the file; edit the raw text instead"
     })
   }
-  return Result.succeed(text)
+  return Result.succeed(reread.success)
 }
 
 /** Values JSON can carry that TOML cannot write faithfully. */
