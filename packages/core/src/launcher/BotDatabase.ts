@@ -10,7 +10,6 @@
 import { Clock, Context, Effect, Exit, Layer, Option, Scope, Semaphore } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as SqlClient from "effect/sql/SqlClient"
-import type { SqlError } from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -19,6 +18,22 @@ import { BotDatabaseError, BotDatabaseUnavailable, BotRecordNotFound, BotRecordR
 import { InstanceRegistry } from "./InstanceRegistry.ts"
 import type { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 import * as BotLayout from "./internal/botLayout.ts"
+import {
+  unavailable,
+  failed,
+  emojiClauses,
+  personClauses,
+  pageOf,
+  countOf,
+  oneBy,
+  columnsFor,
+  withRequiredDefaults,
+  insert,
+  updateWhere,
+  deleteWhere,
+  nothingToUpdate,
+  type Connection
+} from "./internal/botQueries.ts"
 import * as Tables from "./internal/botTables.ts"
 
 export { BotDatabaseError, BotDatabaseUnavailable, BotRecordNotFound, BotRecordRejected } from "./BotDatabaseError.ts"
@@ -102,7 +117,7 @@ export interface DatabaseInfo {
   readonly data_folder: { readonly path: string; readonly exists: boolean }
 }
 
-export const maxLimit = 1000
+export { maxLimit } from "./internal/botQueries.ts"
 
 export type OpenError = InstanceNotFound | InstanceRegistryError | BotDatabaseUnavailable
 type Failure = OpenError | BotDatabaseError
@@ -168,18 +183,7 @@ export interface Options {
   readonly busyTimeout?: number | undefined
 }
 
-interface Connection {
-  readonly identity: string
-  readonly scope: Scope.Closeable
-  readonly sql: SqlClient.SqlClient
-  readonly generation: Generation
-  readonly emoji: Tables.TableMap<Tables.EmojiField>
-  readonly person: Tables.TableMap<Tables.PersonField> | undefined
-}
-
 const databasePath = (instancePath: string) => Path.join(instancePath, "data", "MaiBot.db")
-
-const nonEmpty = (value: string | null | undefined): value is string => typeof value === "string" && value !== ""
 
 const ColumnRow = (row: Record<string, unknown>): Tables.ColumnInfo => ({
   name: String(row.name),
@@ -188,239 +192,10 @@ const ColumnRow = (row: Record<string, unknown>): Tables.ColumnInfo => ({
   hasDefault: row.dflt_value !== null && row.dflt_value !== undefined
 })
 
-const unavailable = (instanceId: string, path: string, reason: BotDatabaseUnavailable["reason"], detail: string) =>
-  new BotDatabaseUnavailable({ instanceId, path, reason, detail })
-
-const failed = (instanceId: string, operation: string) => (cause: SqlError) =>
-  new BotDatabaseError({ instanceId, operation, reason: cause.message, cause })
-
-const whereOf = (sql: SqlClient.SqlClient, map: Tables.TableMap<string>, clauses: Array<Statement.Fragment>) => {
-  const all = map.only === undefined ? clauses : [sql.literal(map.only), ...clauses]
-  return all.length === 0 ? sql.literal("1 = 1") : sql.and(all)
-}
-
-const never = (sql: SqlClient.SqlClient) => sql.literal("0 = 1")
-
-const emojiClauses = (sql: SqlClient.SqlClient, map: Tables.TableMap<Tables.EmojiField>, filter: EmojiFilter) => {
-  const clauses: Array<Statement.Fragment> = []
-  const equals = (field: Tables.EmojiField, value: unknown) => {
-    const column = map.fields[field]
-    clauses.push(column === undefined ? never(sql) : sql`${sql(column)} = ${value}`)
-  }
-  if (nonEmpty(filter.emotion)) equals("emotion", filter.emotion)
-  if (nonEmpty(filter.format)) equals("format", filter.format)
-  if (filter.is_registered !== null && filter.is_registered !== undefined) equals("is_registered", filter.is_registered)
-  if (filter.is_banned !== null && filter.is_banned !== undefined) equals("is_banned", filter.is_banned)
-  if (nonEmpty(filter.description_like)) {
-    const column = map.fields.description
-    clauses.push(
-      column === undefined
-        ? never(sql)
-        : sql`${sql(column)} LIKE ${Tables.likePattern(filter.description_like)} ESCAPE '\\'`
-    )
-  }
-  return clauses
-}
-
-const personClauses = (sql: SqlClient.SqlClient, map: Tables.TableMap<Tables.PersonField>, filter: PersonFilter) => {
-  const clauses: Array<Statement.Fragment> = []
-  const like = (field: Tables.PersonField, text: string) => {
-    const column = map.fields[field]
-    clauses.push(column === undefined ? never(sql) : sql`${sql(column)} LIKE ${Tables.likePattern(text)} ESCAPE '\\'`)
-  }
-  if (nonEmpty(filter.platform)) {
-    const column = map.fields.platform
-    clauses.push(column === undefined ? never(sql) : sql`${sql(column)} = ${filter.platform}`)
-  }
-  if (nonEmpty(filter.person_name_like)) like("person_name", filter.person_name_like)
-  if (nonEmpty(filter.nickname_like)) like("nickname", filter.nickname_like)
-  if (nonEmpty(filter.impression_like)) like("impression", filter.impression_like)
-  if (filter.has_person_name !== null && filter.has_person_name !== undefined) {
-    const column = map.fields.person_name
-    if (column === undefined) {
-      if (filter.has_person_name) clauses.push(never(sql))
-    } else {
-      clauses.push(
-        filter.has_person_name
-          ? sql`(${sql(column)} IS NOT NULL AND ${sql(column)} != '')`
-          : sql`(${sql(column)} IS NULL OR ${sql(column)} = '')`
-      )
-    }
-  }
-  return clauses
-}
-
-const checkPage = (instanceId: string, kind: "emoji" | "person", page: Page) =>
-  page.limit < 0 || page.offset < 0 || !Number.isInteger(page.limit) || !Number.isInteger(page.offset)
-    ? Effect.fail(
-      new BotRecordRejected({
-        instanceId,
-        kind,
-        reason: "bad-page",
-        detail: `limit and offset must be non-negative integers (got ${page.limit}, ${page.offset})`
-      })
-    )
-    : Effect.succeed({ limit: Math.min(page.limit, maxLimit), offset: page.offset })
-
-const pageOf = <Field extends string>(
-  instanceId: string,
-  kind: "emoji" | "person",
-  connection: Connection,
-  map: Tables.TableMap<Field>,
-  fields: ReadonlyArray<Field>,
-  clauses: Array<Statement.Fragment>,
-  page: Page,
-  recentField: Field
-) =>
-  Effect.gen(function*() {
-    const { sql } = connection
-    const { limit, offset } = yield* checkPage(instanceId, kind, page)
-    const orderColumn = page.order === "recent" ? map.fields[recentField] ?? "id" : "id"
-    const where = whereOf(sql, map, clauses)
-    const counted = yield* sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${sql(map.table)} WHERE ${where}`
-    const total = counted[0]?.total ?? 0
-    // The page is chosen by row id first, so the sort carries (key, id) pairs instead of whole rows. Walking the
-    // order column's index pays when matches are dense (few rows walked per match); for sparse matches it would
-    // visit most of the table in index order, so they are scanned and sorted instead (`+column` hides the index).
-    const walk = orderColumn === "id" || (map.indexed.has(orderColumn) && total > 4 * (offset + limit))
-    const order = orderColumn === "id"
-      ? sql`id DESC`
-      : walk
-      ? sql`${sql(orderColumn)} DESC, id DESC`
-      : sql`+${sql(orderColumn)} DESC, id DESC`
-    const rows = offset >= total ? [] : yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)} WHERE id IN (
-        SELECT id FROM ${sql(map.table)} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
-      ) ORDER BY ${orderColumn === "id" ? sql`id DESC` : sql`${sql(orderColumn)} DESC, id DESC`}`
-    return {
-      records: rows.map((row) => Tables.toRecord(map, fields, row)),
-      total,
-      limit,
-      offset
-    } satisfies PageResult
-  }).pipe(Effect.mapError((error) => error._tag === "SqlError" ? failed(instanceId, "search")(error) : error))
-
-const countOf = (instanceId: string, connection: Connection, map: Tables.TableMap<string>, clauses: Array<Statement.Fragment>) => {
-  const { sql } = connection
-  return sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${sql(map.table)} WHERE ${whereOf(sql, map, clauses)}`
-    .pipe(Effect.map((rows) => rows[0]?.total ?? 0), Effect.mapError(failed(instanceId, "count")))
-}
-
-const oneBy = <Field extends string>(
-  instanceId: string,
-  kind: "emoji" | "person",
-  connection: Connection,
-  map: Tables.TableMap<Field>,
-  fields: ReadonlyArray<Field>,
-  key: string,
-  field: Field,
-  value: string | number
-) => {
-  const { sql } = connection
-  const column = map.fields[field]
-  if (column === undefined) {
-    return Effect.fail(new BotRecordNotFound({ instanceId, kind, key, value: String(value) }))
-  }
-  return sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)} WHERE ${
-    whereOf(sql, map, [sql`${sql(column)} = ${value}`])
-  } LIMIT 1`.pipe(
-    Effect.mapError(failed(instanceId, "get")),
-    Effect.flatMap((rows) =>
-      rows[0] === undefined
-        ? Effect.fail(new BotRecordNotFound({ instanceId, kind, key, value: String(value) }))
-        : Effect.succeed(Tables.toRecord(map, fields, rows[0]))
-    )
-  )
-}
-
-/** Maps original fields to columns; fields without a column are reported, not written. */
-const columnsFor = (map: Tables.TableMap<string>, values: Readonly<Record<string, unknown>>) => {
-  const record: Record<string, unknown> = {}
-  const ignored: Array<string> = []
-  for (const [field, value] of Object.entries(values)) {
-    if (value === undefined) continue
-    const column = map.fields[field]
-    if (column === undefined) {
-      if (value !== null && value !== "") ignored.push(field)
-      continue
-    }
-    record[column] = Tables.toColumnValue(map, column, value)
-  }
-  return { record, ignored }
-}
-
-/** Zero values for required columns a newer MaiBot added and the request cannot know about. */
-const withRequiredDefaults = (map: Tables.TableMap<string>, record: Record<string, unknown>, nowSeconds: number) => {
-  for (const column of map.columns) {
-    if (column.name === "id" || column.name in record || !column.notNull || column.hasDefault) continue
-    record[column.name] = map.datetimes.has(column.name)
-      ? Tables.toSqlDatetime(nowSeconds)
-      : /INT|BOOL|REAL|FLOA|DOUB|NUM/i.test(column.type)
-      ? 0
-      : ""
-  }
-  return record
-}
-
-const insert = (instanceId: string, connection: Connection, map: Tables.TableMap<string>, record: Record<string, unknown>) => {
-  const { sql } = connection
-  return sql<{ readonly id: number }>`INSERT INTO ${sql(map.table)} ${sql.insert(record)} RETURNING id`.pipe(
-    Effect.map((rows) => rows[0]?.id ?? null),
-    Effect.mapError(failed(instanceId, "create"))
-  )
-}
-
-const updateWhere = (
-  instanceId: string,
-  kind: "emoji" | "person",
-  connection: Connection,
-  map: Tables.TableMap<string>,
-  set: Statement.Fragment,
-  keyColumn: string,
-  key: string,
-  value: string | number
-) => {
-  const { sql } = connection
-  return sql<{ readonly id: number }>`UPDATE ${sql(map.table)} SET ${set} WHERE ${
-    whereOf(sql, map, [sql`${sql(keyColumn)} = ${value}`])
-  } RETURNING id`.pipe(
-    Effect.mapError(failed(instanceId, "update")),
-    Effect.flatMap((rows) =>
-      rows[0] === undefined
-        ? Effect.fail(new BotRecordNotFound({ instanceId, kind, key, value: String(value) }))
-        : Effect.succeed(rows[0].id)
-    )
-  )
-}
-
-const deleteWhere = (
-  instanceId: string,
-  kind: "emoji" | "person",
-  connection: Connection,
-  map: Tables.TableMap<string>,
-  keyColumn: string,
-  key: string,
-  value: string | number
-) => {
-  const { sql } = connection
-  return sql<{ readonly id: number }>`DELETE FROM ${sql(map.table)} WHERE ${
-    whereOf(sql, map, [sql`${sql(keyColumn)} = ${value}`])
-  } RETURNING id`.pipe(
-    Effect.mapError(failed(instanceId, "delete")),
-    Effect.flatMap((rows) =>
-      rows[0] === undefined ? Effect.fail(new BotRecordNotFound({ instanceId, kind, key, value: String(value) })) : Effect.void
-    )
-  )
-}
-
-const nothingToUpdate = (instanceId: string, kind: "emoji" | "person", ignored: ReadonlyArray<string>) =>
-  new BotRecordRejected({
-    instanceId,
-    kind,
-    reason: "nothing-to-update",
-    detail: ignored.length === 0
-      ? "no field to update"
-      : `this database has no column for ${ignored.join(", ")}`
-  })
+const personTable = (instanceId: string, connection: Connection) =>
+  connection.person === undefined
+    ? Effect.fail(unavailable(instanceId, "person_info", "not-maibot", "has no person_info table"))
+    : Effect.succeed(connection.person)
 
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const registry = yield* InstanceRegistry
@@ -527,11 +302,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         return connection
       }))
     })
-
-  const personTable = (instanceId: string, connection: Connection) =>
-    connection.person === undefined
-      ? Effect.fail(unavailable(instanceId, "person_info", "not-maibot", "has no person_info table"))
-      : Effect.succeed(connection.person)
 
   const nowSeconds = Effect.map(Clock.currentTimeMillis, (millis) => millis / 1000)
 
