@@ -62,11 +62,14 @@ export interface Page {
   readonly offset: number
   /** `recent`: the original's search order (newest first); `id`: its batch order (highest id first). */
   readonly order: "recent" | "id"
+  /** Whether to count every match (the original's search does, its batch does not). Default true. */
+  readonly count?: boolean | undefined
 }
 
 export interface PageResult {
   readonly records: ReadonlyArray<DatabaseRecord>
-  readonly total: number
+  /** Every match, or `null` when the page did not ask for the count. */
+  readonly total: number | null
   /** The limit applied (requests above `maxLimit` are capped). */
   readonly limit: number
   readonly offset: number

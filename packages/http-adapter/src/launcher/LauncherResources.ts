@@ -130,7 +130,12 @@ export const ResourceHandlers = HttpApiBuilder.group(
           Effect.catch(asFailure)
         ))
       .handle("batchEmoji", ({ params, payload }) =>
-        emoji.search(params.iid, payload, { limit: payload.batch_size ?? 50, offset: payload.offset ?? 0, order: "id" })
+        emoji.search(params.iid, payload, {
+          limit: payload.batch_size ?? 50,
+          offset: payload.offset ?? 0,
+          order: "id",
+          count: false
+        })
           .pipe(
             Effect.map((page) => listed(page, `成功获取 ${page.records.length} 条表情包记录`, null)),
             Effect.catch(asListFailure)
@@ -178,7 +183,12 @@ export const ResourceHandlers = HttpApiBuilder.group(
           Effect.catch(asFailure)
         ))
       .handle("batchPerson", ({ params, payload }) =>
-        person.search(params.iid, payload, { limit: payload.batch_size ?? 50, offset: payload.offset ?? 0, order: "id" })
+        person.search(params.iid, payload, {
+          limit: payload.batch_size ?? 50,
+          offset: payload.offset ?? 0,
+          order: "id",
+          count: false
+        })
           .pipe(
             Effect.map((page) => listed(page, `成功获取 ${page.records.length} 条用户信息记录`, null)),
             Effect.catch(asListFailure)

@@ -114,18 +114,22 @@ export const pageOf = <Field extends string>(
     const { limit, offset } = yield* checkPage(instanceId, kind, page)
     const orderColumn = page.order === "recent" ? map.fields[recentField] ?? "id" : "id"
     const where = whereOf(sql, map, clauses)
-    const counted = yield* sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${sql(map.table)} WHERE ${where}`
-    const total = counted[0]?.total ?? 0
+    const counting = page.count !== false
+    const counted = counting
+      ? yield* sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${sql(map.table)} WHERE ${where}`
+      : []
+    const total = counting ? counted[0]?.total ?? 0 : null
     // The page is chosen by row id first, so the sort carries (key, id) pairs instead of whole rows. Walking the
     // order column's index pays when matches are dense (few rows walked per match); for sparse matches it would
     // visit most of the table in index order, so they are scanned and sorted instead (`+column` hides the index).
-    const walk = orderColumn === "id" || (map.indexed.has(orderColumn) && total > 4 * (offset + limit))
+    const walk = orderColumn === "id" ||
+      (map.indexed.has(orderColumn) && (total === null || total > 4 * (offset + limit)))
     const order = orderColumn === "id"
       ? sql`id DESC`
       : walk
       ? sql`${sql(orderColumn)} DESC, id DESC`
       : sql`+${sql(orderColumn)} DESC, id DESC`
-    const rows = offset >= total ? [] : yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)} WHERE id IN (
+    const rows = total !== null && offset >= total ? [] : yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)} WHERE id IN (
         SELECT id FROM ${sql(map.table)} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
       ) ORDER BY ${orderColumn === "id" ? sql`id DESC` : sql`${sql(orderColumn)} DESC, id DESC`}`
     return {
