@@ -98,6 +98,17 @@ describe.each(["0.x", "1.x"] as const)("BotDatabase over MaiBot %s", (generation
           Array.from({ length: emojiCount }, (_, i) => i + 1).filter((k) => emojiRow(k).emotion === emotion && emojiRow(k).is_banned === 0).length
         )
       }
+      // More matches than are paged in memory: counted, then paged by SQLite; the same order either way.
+      const dense = yield* service.emoji.search(id, { is_banned: 0 }, { limit: 10, offset: 3, order: "recent" })
+      const denseExpected = Array.from({ length: emojiCount }, (_, i) => i + 1).filter((k) =>
+        isEmoji(generation, k) && emojiRow(k).is_banned === 0
+      )
+      assert.isAbove(denseExpected.length, 2000)
+      assert.strictEqual(dense.total, denseExpected.length)
+      assert.deepStrictEqual(
+        dense.records.map((record) => record.emoji_hash),
+        denseExpected.toReversed().slice(3, 13).map((k) => emojiRow(k).hash)
+      )
       const batch = yield* service.emoji.search(id, {}, { limit: 10, offset: 0, order: "id" })
       assert.deepStrictEqual(
         batch.records.map((record) => record.id),

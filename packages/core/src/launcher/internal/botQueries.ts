@@ -99,6 +99,24 @@ export const checkPage = (instanceId: string, kind: "emoji" | "person", page: Pa
     )
     : Effect.succeed({ limit: Math.min(page.limit, maxLimit), offset: page.offset })
 
+/** Matches up to this many are paged in memory after one scan. */
+const probeLimit = 2000
+
+/** SQLite's storage classes in its own order: NULL < numbers < text < blobs. */
+const storageRank = (value: unknown): number =>
+  value === null || value === undefined ? 0 : typeof value === "number" || typeof value === "bigint" ? 1 : typeof value === "string" ? 2 : 3
+
+/** `ORDER BY k DESC, id DESC` as SQLite sorts it (text by code point, as its BINARY collation does for UTF-8). */
+const newestFirst = (a: { readonly id: number; readonly k: unknown }, b: { readonly id: number; readonly k: unknown }) => {
+  const rank = storageRank(b.k) - storageRank(a.k)
+  if (rank !== 0) return rank
+  if (a.k !== b.k && a.k !== null && a.k !== undefined) {
+    if (typeof a.k === "string" && typeof b.k === "string") return b.k < a.k ? -1 : 1
+    if (typeof a.k === "number" && typeof b.k === "number") return b.k - a.k
+  }
+  return b.id - a.id
+}
+
 export const pageOf = <Field extends string>(
   instanceId: string,
   kind: "emoji" | "person",
@@ -115,6 +133,30 @@ export const pageOf = <Field extends string>(
     const orderColumn = page.order === "recent" ? map.fields[recentField] ?? "id" : "id"
     const where = whereOf(sql, map, clauses)
     const counting = page.count !== false
+    const result = (rows: ReadonlyArray<Record<string, unknown>>, total: number | null): PageResult => ({
+      records: rows.map((row) => Tables.toRecord(map, fields, row)),
+      total,
+      limit,
+      offset
+    })
+    if (counting) {
+      // One scan collects the (key, id) pairs of a few matches; when that is all of them, the count and the page
+      // come from it and a second pass over the table is saved.
+      const probe = yield* sql<{ readonly id: number; readonly k: unknown }>`SELECT id, ${
+        sql(orderColumn)
+      } AS k FROM ${sql(map.table)} WHERE ${where} LIMIT ${probeLimit + 1}`
+      if (probe.length <= probeLimit) {
+        const ids = probe.toSorted(newestFirst).slice(offset, offset + limit).map((row) => row.id)
+        if (ids.length === 0) return result([], probe.length)
+        const rows = yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)}
+          WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`
+        const byId = new Map(rows.map((row) => [row.id, row] as const))
+        return result(ids.flatMap((id) => {
+          const row = byId.get(id)
+          return row === undefined ? [] : [row]
+        }), probe.length)
+      }
+    }
     const counted = counting
       ? yield* sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${sql(map.table)} WHERE ${where}`
       : []
@@ -129,15 +171,11 @@ export const pageOf = <Field extends string>(
       : walk
       ? sql`${sql(orderColumn)} DESC, id DESC`
       : sql`+${sql(orderColumn)} DESC, id DESC`
-    const rows = total !== null && offset >= total ? [] : yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)} WHERE id IN (
+    if (total !== null && offset >= total) return result([], total)
+    const rows = yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)} WHERE id IN (
         SELECT id FROM ${sql(map.table)} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
       ) ORDER BY ${orderColumn === "id" ? sql`id DESC` : sql`${sql(orderColumn)} DESC, id DESC`}`
-    return {
-      records: rows.map((row) => Tables.toRecord(map, fields, row)),
-      total,
-      limit,
-      offset
-    } satisfies PageResult
+    return result(rows, total)
   }).pipe(Effect.mapError((error) => error._tag === "SqlError" ? failed(instanceId, "search")(error) : error))
 
 export const countOf = (instanceId: string, connection: Connection, map: Tables.TableMap<string>, clauses: Array<Statement.Fragment>) => {
