@@ -6,7 +6,17 @@ import { spawnSync } from "node:child_process"
 import * as Path from "node:path"
 import { here } from "./harness.ts"
 
-const benchmarks = ["http-server", "sqlite-driver", "control-plane", "status-relay", "supervisor", "deployer", "cli-startup"]
+const benchmarks = [
+  "http-server",
+  "sqlite-driver",
+  "control-plane",
+  "status-relay",
+  "supervisor",
+  "deployer",
+  "bot-database",
+  "bot-config",
+  "cli-startup"
+]
 const selected = process.argv.slice(2).length > 0 ? process.argv.slice(2) : benchmarks
 
 let failed = 0

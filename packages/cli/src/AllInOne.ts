@@ -5,9 +5,9 @@
  */
 import { Effect, Layer } from "effect"
 import { ControlPlaneDatabase } from "@maikit/core/control-plane"
-import { Deployer, InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
+import { BotConfigFiles, BotDatabase, Deployer, InstanceRegistry, InstanceSupervisor } from "@maikit/core/launcher"
 import { Database, Logging, MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
-import { ControlPlane, Launcher, LauncherDeploy, MaikitServer, StatusRelay } from "@maikit/http-adapter"
+import { ControlPlane, Launcher, LauncherDeploy, LauncherResources, MaikitServer, StatusRelay } from "@maikit/http-adapter"
 import { LightRelay } from "@maikit/light-relay"
 import { InstallLogSocket, LogSocket, TerminalSocket } from "@maikit/ws-adapter"
 
@@ -26,7 +26,14 @@ export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
     InstallLogSocket.mount({ accessToken: config.accessToken })
   ]
   const server = MaikitServer.layer({
-    families: [Launcher.family, Launcher.instancesFamily, LauncherDeploy.family, ControlPlane.family, StatusRelay.family],
+    families: [
+      Launcher.family,
+      Launcher.instancesFamily,
+      LauncherDeploy.family,
+      LauncherResources.resourcesFamily,
+      ControlPlane.family,
+      StatusRelay.family
+    ],
     mounts,
     host: config.host,
     port: config.port,
@@ -41,9 +48,12 @@ export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
       UpdateChecker.UpdateChecker.layer(),
       ControlPlaneDatabase.layerServices(ControlPlaneDatabase.layer),
       LightRelay.relayServices({ ble: true }),
-      Layer.mergeAll(InstanceSupervisor.InstanceSupervisor.layer(), Deployer.Deployer.layer()).pipe(
-        Layer.provide(InstanceRegistry.InstanceRegistry.layer)
-      )
+      Layer.mergeAll(
+        InstanceSupervisor.InstanceSupervisor.layer(),
+        Deployer.Deployer.layer(),
+        BotConfigFiles.BotConfigFiles.layer(),
+        BotDatabase.BotDatabase.layer()
+      ).pipe(Layer.provide(InstanceRegistry.InstanceRegistry.layer))
     ))
   )
   return Layer.mergeAll(server, Layer.effectDiscard(announce)).pipe(

@@ -7,6 +7,7 @@ import { Argument, CliConfig, Command, Completions, Flag, GlobalFlag } from "eff
 import { MaikitConfig, MaikitVersion } from "@maikit/core/platform"
 import * as AllInOne from "./AllInOne.ts"
 import { allowedHost, allowedOrigin } from "./commands/accessFlags.ts"
+import * as ConfigCommands from "./commands/config.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
 import * as DeployCommands from "./commands/deploy.ts"
 import * as InstanceCommands from "./commands/instances.ts"
@@ -92,7 +93,8 @@ export const root: Command.Command.Any = base.pipe(
     InstanceCommands.attach,
     DeployCommands.versions,
     DeployCommands.deploy,
-    DeployCommands.backups
+    DeployCommands.backups,
+    ConfigCommands.config
   ])
 )
 
@@ -111,7 +113,8 @@ export const app = base.pipe(
     InstanceCommands.attach,
     DeployCommands.versions,
     DeployCommands.deploy,
-    DeployCommands.backups
+    DeployCommands.backups,
+    ConfigCommands.config
   ])
 )
 

@@ -1,7 +1,10 @@
 /**
  * The launcher: MaiBot instances and their components in a registry, supervised as processes on PTYs with
- * their output history. `node-pty` loads on the first spawn, not with this module.
+ * their output history, and the bots' own config files and database. `node-pty` loads on the first spawn, not
+ * with this module.
  */
+export * as BotConfigFiles from "./BotConfigFiles.ts"
+export * as BotDatabase from "./BotDatabase.ts"
 export * as ComponentGroup from "./ComponentGroup.ts"
 export * as ComponentProcess from "./ComponentProcess.ts"
 export * as Deployer from "./Deployer.ts"
@@ -26,6 +29,16 @@ export {
   StepFailed,
   StorageFailed
 } from "./DeployerError.ts"
+export { BotDatabaseError, BotDatabaseUnavailable, BotRecordNotFound, BotRecordRejected } from "./BotDatabaseError.ts"
+export {
+  ConfigFileError,
+  ConfigFileInvalid,
+  ConfigFileNotFound,
+  ConfigPathEscapes,
+  ConfigValueInvalid,
+  ConfigVersionConflict,
+  ConfigVersionNotFound
+} from "./BotConfigFilesError.ts"
 export { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 export {
   ComponentNotFound,

@@ -99,6 +99,8 @@ export interface Settings {
   readonly catalogTtlSeconds: number
   /** The Python deploys use; unset means the newest `python3.x` on PATH that the tree's `requires-python` accepts. */
   readonly python: Option.Option<string>
+  /** Earlier versions kept per bot config file when MaiKit edits it. */
+  readonly configVersions: number
 }
 
 /** What callers may override explicitly, e.g. from `maikit serve --port 8080`. */
@@ -196,7 +198,14 @@ const keys: ReadonlyArray<KeySpec> = [
     schema: PositiveInt,
     fromString: asNumber
   },
-  { key: "python", toml: "python", env: "MAIKIT_PYTHON", schema: NonEmpty, fromString: asString }
+  { key: "python", toml: "python", env: "MAIKIT_PYTHON", schema: NonEmpty, fromString: asString },
+  {
+    key: "configVersions",
+    toml: "config_versions",
+    env: "MAIKIT_CONFIG_VERSIONS",
+    schema: PositiveInt,
+    fromString: asNumber
+  }
 ]
 
 /** MaiBot's repository, then the Gitee mirror the original launcher fell back to. */
@@ -231,6 +240,7 @@ const deployDefaults = {
 export const defaultPort = 23456
 export const defaultHost = "127.0.0.1"
 export const defaultMaxBodyBytes = 1024 * 1024
+export const defaultConfigVersions = 20
 export const configFileEnv = "MAIKIT_CONFIG"
 export const defaultConfigFileName = "maikit.toml"
 
@@ -421,7 +431,8 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
     napcatArchive: resolved.napcatArchive === undefined ? deployDefaults.napcatArchive : optionOf(resolved.napcatArchive),
     napcatSha256: optionOf(resolved.napcatSha256),
     catalogTtlSeconds: (resolved.catalogTtlSeconds as number | undefined) ?? deployDefaults.catalogTtlSeconds,
-    python: optionOf(resolved.python)
+    python: optionOf(resolved.python),
+    configVersions: (resolved.configVersions as number | undefined) ?? defaultConfigVersions
   }
   yield* requireTokenBeyondLoopback(settings)
   return settings
@@ -476,6 +487,7 @@ export class MaikitConfig extends Context.Service<MaikitConfig, Settings>()("@ma
       allowedHosts: [],
       allowedOrigins: defaultAllowedOrigins,
       ...deployDefaults,
+      configVersions: defaultConfigVersions,
       ...settings
     })
 }

@@ -15,6 +15,8 @@ import * as StatementCache from "./internal/statementCache.ts"
 export interface SqliteClientConfig {
   readonly filename: string
   readonly readonly?: boolean | undefined
+  /** Fail instead of creating the file when it does not exist (a database that belongs to another program). */
+  readonly fileMustExist?: boolean | undefined
   /** Milliseconds a statement waits for another process's lock before failing with `SQLITE_BUSY`. */
   readonly busyTimeout?: number | undefined
   /** Ignored for in-memory and read-only databases, whose journal mode cannot be switched to WAL. */
@@ -207,7 +209,11 @@ const makeConnection = (db: Sqlite.Database, cacheSize: number): SqlConnection.C
 const open = (config: ResolvedConfig) =>
   Effect.try({
     try: () => {
-      const db = new Sqlite(config.filename, { readonly: config.readonly, timeout: config.busyTimeout })
+      const db = new Sqlite(config.filename, {
+        readonly: config.readonly,
+        fileMustExist: config.fileMustExist ?? false,
+        timeout: config.busyTimeout
+      })
       try {
         // Switching the journal mode needs an exclusive lock, so skip it when the file is already in
         // WAL mode and another process may be writing.
