@@ -3,6 +3,7 @@ import { Context, Effect, Exit, Layer, Schema, Scope, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as InstanceRegistry from "../src/launcher/InstanceRegistry.ts"
+import * as DeletionPlan from "../src/launcher/internal/deletionPlan.ts"
 import * as InstanceSupervisor from "../src/launcher/InstanceSupervisor.ts"
 import {
   botFolder,
@@ -343,11 +344,29 @@ describe("InstanceSupervisor", () => {
         const dangerous = yield* registry.add(maibotInstance(dataDir, { ownsPath: true, components: [] }))
         const refused = yield* supervisor.remove(dangerous.id)
         assert.deepStrictEqual(refused.deleted, [])
-        assert.include(refused.failed[0]?.message ?? "", "拒绝删除")
+        assert.deepStrictEqual(refused.refused, [{ path: dataDir, reason: "拒绝删除 MaiKit 数据文件夹及其中的内容" }])
         assert.isTrue(Fs.existsSync(dataDir), "a folder holding MaiKit's own data is never deleted")
         assert.strictEqual((yield* Effect.flip(supervisor.remove(kept.id)))._tag, "InstanceNotFound")
       }).pipe(Effect.scoped, Effect.provide(supervisorLayer(dataDir)))
     }))
+
+  it("the deletion plan refuses a filesystem root and the folders around MaiKit's data without deleting anything", () => {
+    const dataDir = tempDir("plan")
+    Fs.mkdirSync(Path.join(dataDir, "instances"))
+    const protect = { dataDir, historyRoot: Path.join(dataDir, "instances"), others: [] }
+    const refusals = (path: string) =>
+      DeletionPlan.plan({ path, components: [] }, protect).map((entry) => [entry.path, entry.refusal])
+    assert.deepStrictEqual(refusals("/"), [["/", "拒绝删除文件系统根目录"]])
+    assert.deepStrictEqual(refusals(Path.dirname(dataDir)), [[Path.dirname(dataDir), "拒绝删除包含 MaiKit 数据或工作目录的文件夹"]])
+    assert.deepStrictEqual(refusals(process.cwd()), [[process.cwd(), "拒绝删除包含 MaiKit 数据或工作目录的文件夹"]])
+    assert.deepStrictEqual(refusals(Path.join(dataDir, "instances")), [[
+      Path.join(dataDir, "instances"),
+      "拒绝删除 MaiKit 数据文件夹及其中的内容"
+    ]])
+    const bot = botFolder()
+    assert.deepStrictEqual(refusals(bot), [[bot, undefined]], "an ordinary instance folder may go")
+    assert.deepStrictEqual(refusals(Path.join(bot, "missing")), [], "a missing folder is not in the plan")
+  })
 
   it.live("closing the supervisor stops every instance; a new one reconciles what a killed one left running", () =>
     Effect.gen(function*() {

@@ -264,4 +264,70 @@ describe("Launcher instance routes", () => {
       assert.isTrue(pids.every(isGone), "a running instance is stopped before it is deleted")
       assert.isFalse(Fs.existsSync(deployed))
     }).pipe(Effect.scoped))
+
+  it.live("delete_files=true deletes only folders the instance owns; the data folder, home, parents, links stay", () =>
+    Effect.gen(function*() {
+      const dataDir = tempDir("launcher")
+      const { base, registry } = yield* serve(dataDir)
+      const logs = Path.join(dataDir, "logs")
+      Fs.mkdirSync(logs)
+      Fs.writeFileSync(Path.join(logs, "maikit.log"), "{}\n")
+      const home = tempDir("home")
+      Fs.writeFileSync(Path.join(home, ".bashrc"), "")
+      const elsewhere = tempDir("elsewhere")
+      Fs.writeFileSync(Path.join(elsewhere, "keep.txt"), "")
+      const linked = Path.join(tempDir("links"), "bot")
+      Fs.symlinkSync(elsewhere, linked)
+      const parent = tempDir("parent")
+      const child = Path.join(parent, "bot")
+      Fs.mkdirSync(child)
+      const neighbour = botFolder()
+      yield* registry.add(maibotInstance(neighbour, { name: "neighbour" }))
+
+      const deleteWith = (path: string, servicePath?: string) =>
+        Effect.gen(function*() {
+          const { id } = yield* registry.add(maibotInstance(path, {
+            components: [
+              component("main", path, "python bot.py"),
+              ...(servicePath === undefined ? [] : [component("napcat", servicePath, "python main.py")])
+            ]
+          }))
+          const response = yield* call(`${base}/api/v1/instance/${id}/delete?delete_files=true`, { method: "DELETE" })
+          assert.strictEqual(response.status, 200, response.body)
+          return decode(LauncherApi.ActionResponse, response.body).message
+        })
+
+      const previousHome = process.env["HOME"]
+      process.env["HOME"] = home
+      const messages = yield* Effect.all([
+        deleteWith(dataDir),
+        deleteWith(logs),
+        deleteWith(botFolder(), logs),
+        deleteWith(linked),
+        deleteWith(home),
+        deleteWith(child, parent),
+        deleteWith(botFolder(), neighbour)
+      ]).pipe(Effect.ensuring(Effect.sync(() => (process.env["HOME"] = previousHome))))
+      const [data, insideData, serviceInData, link, homeFolder, withParent, shared] = messages
+
+      assert.include(data, `拒绝删除: ${dataDir} (拒绝删除 MaiKit 数据文件夹及其中的内容)`)
+      assert.include(insideData, `拒绝删除: ${logs} (拒绝删除 MaiKit 数据文件夹及其中的内容)`)
+      assert.include(serviceInData, "已删除 1 个文件夹")
+      assert.include(serviceInData, `${logs} (拒绝删除 MaiKit 数据文件夹及其中的内容)`)
+      assert.include(link, `${linked} (经由符号链接到达 ${elsewhere}，拒绝删除)`)
+      assert.include(homeFolder, `${home} (拒绝删除用户主目录或包含它的文件夹)`)
+      assert.include(withParent, "已删除 1 个文件夹")
+      assert.include(withParent, `${parent} (拒绝删除实例文件夹的上级目录)`)
+      assert.include(shared, `${neighbour} (拒绝删除实例 neighbour 使用的文件夹)`)
+
+      assert.isTrue(Fs.existsSync(Path.join(dataDir, "maikit.db")), "the database survives")
+      assert.isTrue(Fs.existsSync(Path.join(logs, "maikit.log")), "<data_dir>/logs survives")
+      assert.isTrue(Fs.existsSync(Path.join(elsewhere, "keep.txt")), "a link's target survives")
+      assert.isTrue(Fs.existsSync(linked), "the link itself is not the instance's either")
+      assert.isTrue(Fs.existsSync(Path.join(home, ".bashrc")))
+      assert.isTrue(Fs.existsSync(parent))
+      assert.isFalse(Fs.existsSync(child), "the instance's own folder is deleted")
+      assert.isTrue(Fs.existsSync(Path.join(neighbour, "bot.py")))
+      assert.deepStrictEqual((yield* list(base)).instances.map((i) => i.name), ["neighbour"], "the others are unregistered")
+    }).pipe(Effect.scoped))
 })

@@ -19,15 +19,17 @@
  *   closes, so a terminal attached to a stopped component sees it start. When a start finds every component
  *   down and the stored commands (or a venv that appeared since) resolve differently, the processes are
  *   rebuilt; attached terminals then see their stream end and attach again.
- * - `remove` deletes folders only when MaiKit created them (`owns_path`) or the caller asks for it; MaiKit's
- *   own history folder always goes.
+ * - `remove` deletes folders only when MaiKit created them (`owns_path`) or the caller asks for it, and then only
+ *   folders the instance owns (`internal/deletionPlan.ts`: never MaiKit's data folder or anything in it, the
+ *   home folder, a root, a parent of the instance, another instance's folder or a path through a symbolic link);
+ *   MaiKit's own history folder always goes.
  */
 import { Cause, Context, Effect, Exit, Fiber, Layer, Option, Schema, Scope, Semaphore, Stream } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ComponentGroup from "./ComponentGroup.ts"
 import * as ComponentProcess from "./ComponentProcess.ts"
+import * as DeletionPlan from "./internal/deletionPlan.ts"
 import * as InstanceRegistry from "./InstanceRegistry.ts"
 import type { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 import {
@@ -113,6 +115,12 @@ export interface RemoveResult {
   readonly instance: InstanceRegistry.Instance
   readonly deleted: ReadonlyArray<string>
   readonly failed: ReadonlyArray<{ readonly path: string; readonly message: string }>
+  /**
+   * Folders that were asked for (or owned) but are not the instance's to delete: MaiKit's data folder or anything
+   * in it, the home folder, a root, a parent of the instance, another instance's folder, or a path through a
+   * symbolic link (`internal/deletionPlan.ts`).
+   */
+  readonly refused: ReadonlyArray<{ readonly path: string; readonly reason: string }>
   /** Folders left alone because MaiKit did not create them and deletion was not asked for. */
   readonly kept: ReadonlyArray<string>
 }
@@ -223,11 +231,6 @@ const kindOf = (path: string): PathKind => {
 }
 
 const nonEmpty = (value: string | null | undefined): value is string => value !== undefined && value !== null && value !== ""
-
-const isInside = (child: string, parent: string): boolean => {
-  const relative = Path.relative(parent, child)
-  return relative === "" || (!relative.startsWith("..") && !Path.isAbsolute(relative))
-}
 
 interface Resolved {
   readonly component: InstanceRegistry.Component
@@ -541,26 +544,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       return yield* startUnlocked(yield* registry.get(instance.id))
     }))
 
-  /** Folders to delete, outermost first, never a filesystem root, the home folder or anything holding MaiKit's data. */
-  const deletionPlan = (instance: InstanceRegistry.Instance) => {
-    const candidates = [...new Set([instance.path, ...instance.components.map((component) => component.path)])]
-      .map((path) => Path.resolve(path))
-      .toSorted((a, b) => a.length - b.length)
-    const protectedPaths = [Path.resolve(config.dataDir), historyRoot, process.cwd()]
-    const plan: Array<{ readonly path: string; readonly refusal: string | undefined }> = []
-    for (const path of candidates) {
-      if (plan.some((entry) => isInside(path, entry.path))) continue
-      if (kindOf(path) !== "directory") continue
-      const refusal = path === Path.parse(path).root || path === Os.homedir()
-        ? "拒绝删除根目录或主目录"
-        : protectedPaths.some((kept) => isInside(kept, path))
-        ? "拒绝删除包含 MaiKit 数据或工作目录的文件夹"
-        : undefined
-      plan.push({ path, refusal })
-    }
-    return plan
-  }
-
   const remove = (id: string, removeOptions: RemoveOptions = {}) =>
     withLock(id)(Effect.gen(function*() {
       const instance = yield* registry.get(id)
@@ -574,15 +557,21 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       yield* Effect.sync(() => Fs.rmSync(Path.join(historyRoot, id), { recursive: true, force: true })).pipe(
         Effect.catchDefect((cause) => Effect.logWarning(`cannot delete the history of ${id}: ${String(cause)}`))
       )
-      const plan = deletionPlan(instance)
+      const others = (yield* registry.list).map((other) => ({
+        name: other.name,
+        paths: [other.path, ...other.components.map((component) => component.path)]
+      }))
+      const plan = DeletionPlan.plan(instance, { dataDir: config.dataDir, historyRoot, others })
       if (!(instance.owns_path || removeOptions.deleteFiles === true)) {
-        return { instance, deleted: [], failed: [], kept: plan.map((entry) => entry.path) } satisfies RemoveResult
+        return { instance, deleted: [], failed: [], refused: [], kept: plan.map((entry) => entry.path) } satisfies RemoveResult
       }
       const deleted: Array<string> = []
       const failed: Array<{ readonly path: string; readonly message: string }> = []
+      const refused: Array<{ readonly path: string; readonly reason: string }> = []
       for (const entry of plan) {
         if (entry.refusal !== undefined) {
-          failed.push({ path: entry.path, message: entry.refusal })
+          refused.push({ path: entry.path, reason: entry.refusal })
+          yield* Effect.logWarning(`refused to delete ${entry.path} with instance ${instance.id}: ${entry.refusal}`)
           continue
         }
         const error = yield* Effect.sync(() => {
@@ -596,7 +585,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         if (error === undefined) deleted.push(entry.path)
         else failed.push({ path: entry.path, message: error })
       }
-      return { instance, deleted, failed, kept: [] } satisfies RemoveResult
+      return { instance, deleted, failed, refused, kept: [] } satisfies RemoveResult
     }))
 
   const view = (instance: InstanceRegistry.Instance) =>

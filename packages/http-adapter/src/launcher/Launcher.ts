@@ -173,6 +173,11 @@ const deletionMessage = (result: InstanceSupervisor.RemoveResult) => {
       result.failed.map((entry) => `${entry.path} (${entry.message})`).join(", ")
     }`
   }
+  if (result.refused.length > 0) {
+    message += `；${result.refused.length} 个文件夹不属于该实例，拒绝删除: ${
+      result.refused.map((entry) => `${entry.path} (${entry.reason})`).join(", ")
+    }`
+  }
   if (result.kept.length > 0) message += `；文件夹不是 MaiKit 创建的，已保留（删除请加 ?delete_files=true）`
   return message
 }
