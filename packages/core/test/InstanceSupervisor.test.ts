@@ -80,12 +80,29 @@ describe("InstanceSupervisor", () => {
       const service = { name: "napcat-ada", path: "/nonexistent/ada", port: 8095, command: "python main.py" }
       assert.strictEqual(yield* failure({ ...base, services: [service] }), "服务 napcat-ada 的路径不存在: /nonexistent/ada")
       assert.include(yield* failure({ ...base, services: [{ ...service, path: dir, command: "python 'main.py" }] }), "启动命令无效")
-      assert.include(yield* failure({ ...base, services: [{ ...service, path: dir, name: "../x" }] }), "服务名称无效")
+      assert.strictEqual(
+        yield* failure({ ...base, services: [{ ...service, path: dir, name: "../x" }] }),
+        "install_services[0].name: must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+      )
       assert.include(yield* failure({ ...base, services: [{ ...service, path: dir, name: "main" }] }), "服务名称重复或保留")
-      assert.include(yield* failure({ ...base, port: 70000 }), "端口无效")
+      assert.strictEqual(yield* failure({ ...base, port: 70000 }), "port: must be a port number from 1 to 65535")
+      assert.strictEqual(
+        yield* failure({ ...base, services: [{ ...service, path: dir, command: "python\u0000main.py" }] }),
+        "install_services[0].run_cmd: must not contain control characters (NUL, newlines, escapes) or lone surrogates"
+      )
+      assert.strictEqual(yield* failure({ ...base, version: "9".repeat(100_000) }), "version: must be at most 64 characters")
       const invalid = yield* Effect.flip(supervisor.add({ ...base, name: " " }))
       assert.deepStrictEqual([invalid._tag, "field" in invalid ? invalid.field : ""], ["InstanceRequestInvalid", "instance_name"])
       assert.lengthOf(yield* supervisor.list, 0, "nothing was registered by a rejected request")
+
+      const home = Path.dirname(dir)
+      const previousHome = process.env["HOME"]
+      process.env["HOME"] = home
+      const fromHome = yield* supervisor.add({ ...base, installPath: `~/${Path.basename(dir)}` }).pipe(
+        Effect.ensuring(Effect.sync(() => (process.env["HOME"] = previousHome)))
+      )
+      assert.strictEqual(fromHome.path, dir, "~ is the user's home")
+      yield* supervisor.remove(fromHome.id)
 
       const added = yield* supervisor.add({
         ...base,

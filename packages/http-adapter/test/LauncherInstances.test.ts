@@ -74,6 +74,12 @@ const vueAddBody = (maibot: string, name = "mai-existing") => ({
   token: ""
 })
 
+/** The `loc` and `msg` of each issue of a 422. */
+const refusedAs = (response: { readonly status: number; readonly body: string }) => {
+  assert.strictEqual(response.status, 422, response.body)
+  return decode(LauncherApi.ValidationDetail, response.body).detail.map((issue) => [issue.loc.join("."), issue.msg])
+}
+
 const instanceKeys = [
   "id",
   "name",
@@ -329,5 +335,66 @@ describe("Launcher instance routes", () => {
       assert.isFalse(Fs.existsSync(child), "the instance's own folder is deleted")
       assert.isTrue(Fs.existsSync(Path.join(neighbour, "bot.py")))
       assert.deepStrictEqual((yield* list(base)).instances.map((i) => i.name), ["neighbour"], "the others are unregistered")
+    }).pipe(Effect.scoped))
+
+  it.live("add bounds every field, refuses control characters and lone surrogates (422), and stores real paths", () =>
+    Effect.gen(function*() {
+      const { base } = yield* serve()
+      const maibot = botFolder()
+      const add = (body: unknown) => post(`${base}/api/v1/instances/add`, body)
+      const traditional = { ...vueAddBody(maibot), maibot_path: null, adapter_path: null }
+      const huge = "x".repeat(100_000)
+      const service = traditional.install_services[0]
+
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: "mai\u0000bot" })), [[
+        "body.instance_name",
+        "must not contain control characters (NUL, newlines, escapes) or lone surrogates"
+      ]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: "mai\nbot" }))[0]?.[0], "body.instance_name")
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: "mai\ud800" }))[0]?.[0], "body.instance_name")
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: huge })), [[
+        "body.instance_name",
+        "must be at most 64 characters"
+      ]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, version: huge })), [["body.version", "must be at most 64 characters"]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: "  " })), [["body.instance_name", "must not be empty"]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...vueAddBody(maibot), maibot_path: "" })), [["body.maibot_path", "must not be empty"]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, install_path: `${maibot}\u0000` }))[0]?.[0], "body.install_path")
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, install_path: `/${huge}` })), [[
+        "body.install_path",
+        "must be at most 4096 characters"
+      ]])
+      assert.deepStrictEqual(
+        refusedAs(yield* add({ ...traditional, install_services: [{ ...service, run_cmd: "python main.py\nrm -rf ~" }] }))[0]?.[0],
+        "body.install_services.0.run_cmd"
+      )
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, install_services: [{ ...service, name: "../x" }] }))[0]?.[0], "body.install_services.0.name")
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, port: 0 })), [["body.port", "must be a port number from 1 to 65535"]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, install_services: Array.from({ length: 17 }, () => service) })), [[
+        "body.install_services",
+        "must list at most 16 services"
+      ]])
+
+      const passwd = Path.relative(process.cwd(), "/etc/passwd")
+      const file = yield* add({ ...vueAddBody(maibot), maibot_path: passwd })
+      assert.strictEqual(file.status, 400)
+      assert.deepStrictEqual(JSON.parse(file.body), { detail: "指定的MaiBot路径不是目录: /etc/passwd" })
+      const fileAsInstall = yield* add({ ...vueAddBody(maibot), install_path: "/etc/passwd" })
+      assert.deepStrictEqual(JSON.parse(fileAsInstall.body), { detail: "指定的安装路径不是目录: /etc/passwd" })
+      const fileOnlyMaibot = yield* add({ ...traditional, maibot_path: "/etc/passwd" })
+      assert.strictEqual(fileOnlyMaibot.status, 400, "a path is checked even when the mode does not use it")
+      assert.lengthOf((yield* list(base)).instances, 0, "nothing registered by a refused request")
+
+      const link = Path.join(tempDir("links"), "bot")
+      Fs.symlinkSync(maibot, link)
+      const viaLink = yield* add({
+        ...traditional,
+        install_path: Path.relative(process.cwd(), link),
+        install_services: [{ ...service, path: `${link}/napcat-ada/../napcat-ada` }]
+      })
+      assert.strictEqual(viaLink.status, 200, viaLink.body)
+      const [stored] = (yield* list(base)).instances
+      assert.strictEqual(stored?.path, maibot, "relative, through a link: stored as the real absolute path")
+      assert.strictEqual(stored?.services[0]?.path, Path.join(maibot, "napcat-ada"))
     }).pipe(Effect.scoped))
 })

@@ -28,6 +28,91 @@ export type InstanceStatus = typeof InstanceStatus.Type
 export const RestartPolicy = Schema.Literals(["no", "on-failure", "always"])
 export type RestartPolicy = typeof RestartPolicy.Type
 
+/**
+ * Limits of what a caller may register, chosen well above any real value and well below what hurts: names and
+ * version labels fit a list column, a path fits Linux's `PATH_MAX`, a command line the same.
+ */
+export const limits = {
+  name: 64,
+  version: 64,
+  path: 4096,
+  command: 4096,
+  host: 253,
+  token: 1024,
+  services: 16
+} as const
+
+// Control characters (NUL, newlines, escape sequences) and lone surrogates: nothing a person types into a name,
+// path or command, and each breaks something downstream (C strings, log lines, terminals, UTF-8 encoders).
+const unprintable = /[\p{Cc}\p{Cs}]/u
+
+const printable = Schema.makeFilter((value: string) =>
+  !unprintable.test(value) || "must not contain control characters (NUL, newlines, escapes) or lone surrogates"
+)
+
+const notBlank = Schema.makeFilter((value: string) => value.trim() !== "" || "must not be empty")
+
+const atMost = (max: number) => Schema.isMaxLength(max, { message: `must be at most ${max} characters` })
+
+/** A printable string of at most `max` characters, not blank unless `blank` is allowed. */
+const Field = (max: number, options: { readonly blank?: boolean } = {}) =>
+  options.blank === true
+    ? Schema.String.check(atMost(max), printable)
+    : Schema.String.check(notBlank, atMost(max), printable)
+
+/** An instance's display name. */
+export const InstanceName = Field(limits.name)
+/** A MaiBot version label (`0.7.0`, `unknown`, or the client's `检测到的MaiBot版本`). */
+export const VersionLabel = Field(limits.version, { blank: true })
+/** A folder as a caller writes it: absolute, relative or `~/…`; resolved (and required to exist) when registered. */
+export const FolderPath = Field(limits.path)
+/** A command line such as `python main.py`; split like a shell would, without running one. */
+export const CommandLine = Field(limits.command)
+export const HostName = Field(limits.host)
+export const AccessToken = Field(limits.token, { blank: true })
+export const Port = Schema.Int.check(
+  Schema.makeFilter((port: number) => (port >= 1 && port <= 65535) || "must be a port number from 1 to 65535")
+)
+/** A service's name: also a folder name under the history and a terminal's address, so a strict shape. */
+export const ServiceName = Schema.String.check(
+  Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    message: "must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+  })
+)
+
+/** A service of an instance being registered (the original's `ServiceInstallConfig`). */
+export const ServiceRequest = Schema.Struct({
+  name: ServiceName,
+  path: FolderPath,
+  port: Port,
+  /** Command line, e.g. `python main.py`. */
+  command: CommandLine
+})
+export type ServiceRequest = typeof ServiceRequest.Type
+
+/**
+ * Registering an existing MaiBot folder (the original's `/instances/add`), as `InstanceSupervisor.add` takes it.
+ * The HTTP route and the CLI decode with these same field schemas; the supervisor then requires every path to be
+ * an existing directory and stores its real path.
+ */
+export const AddRequest = Schema.Struct({
+  name: InstanceName,
+  version: VersionLabel,
+  installPath: FolderPath,
+  port: Port,
+  host: Schema.optional(HostName),
+  token: Schema.optional(AccessToken),
+  /** With `adapterPath`: "separate-path mode", where the instance lives in `maibotPath`, which needs a `bot.py`. */
+  maibotPath: Schema.optional(Schema.NullOr(FolderPath)),
+  adapterPath: Schema.optional(Schema.NullOr(FolderPath)),
+  services: Schema.Array(ServiceRequest).check(
+    Schema.isMaxLength(limits.services, { message: `must list at most ${limits.services} services` })
+  ),
+  /** For every component. Default `on-failure`. */
+  restartPolicy: Schema.optional(RestartPolicy)
+}).annotate({ identifier: "AddInstanceRequest" })
+export type AddRequest = typeof AddRequest.Type
+
 /** 40 lowercase hex characters, as the original's `sha1(salt + name)`. */
 export const InstanceId = Schema.String.check(Schema.isPattern(/^[0-9a-f]{40}$/))
 

@@ -30,6 +30,7 @@ import * as Path from "node:path"
 import * as ComponentGroup from "./ComponentGroup.ts"
 import * as ComponentProcess from "./ComponentProcess.ts"
 import * as DeletionPlan from "./internal/deletionPlan.ts"
+import * as Registration from "./internal/registration.ts"
 import * as InstanceRegistry from "./InstanceRegistry.ts"
 import type { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 import {
@@ -73,30 +74,10 @@ export const InstanceCounts = Schema.Struct({
 })
 export type InstanceCounts = typeof InstanceCounts.Type
 
-/** A service of an instance being registered (the original's `ServiceInstallConfig`). */
-export interface ServiceRequest {
-  readonly name: string
-  readonly path: string
-  readonly port: number
-  /** Command line, e.g. `python main.py`. */
-  readonly command: string
-}
-
-/** Registering an existing MaiBot folder (the original's `/instances/add`). */
-export interface AddRequest {
-  readonly name: string
-  readonly version: string
-  readonly installPath: string
-  readonly port: number
-  readonly host?: string | undefined
-  readonly token?: string | undefined
-  /** With `adapterPath`: "separate-path mode", where the instance lives in `maibotPath`, which needs a `bot.py`. */
-  readonly maibotPath?: string | null | undefined
-  readonly adapterPath?: string | null | undefined
-  readonly services: ReadonlyArray<ServiceRequest>
-  /** For every component. Default `on-failure`. */
-  readonly restartPolicy?: ComponentProcess.RestartPolicy | undefined
-}
+/** Registering an existing MaiBot folder: the registry's request schema, bounded field by field. */
+export const AddRequest = InstanceRegistry.AddRequest
+export type AddRequest = InstanceRegistry.AddRequest
+export type ServiceRequest = InstanceRegistry.ServiceRequest
 
 export interface StartOutcome {
   readonly instance: InstanceRegistry.Instance
@@ -191,8 +172,6 @@ const isAdapter = (name: string): boolean => name.endsWith("-ada") || name === "
 export const dependenciesOf = (name: string, names: ReadonlyArray<string>): ReadonlyArray<string> =>
   isAdapter(name) ? names.filter((other) => other === "main") : name === "napcat" ? names.filter(isAdapter) : []
 
-const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-
 /** The instance status for a set of component states, worst first. */
 export const aggregate = (states: ReadonlyArray<ComponentProcess.ComponentState>): InstanceRegistry.InstanceStatus => {
   if (states.includes("errored")) return "errored"
@@ -219,18 +198,6 @@ const idleStats = (name: string): ComponentProcess.ComponentStats => ({
   memoryBytes: null,
   processCount: 0
 })
-
-type PathKind = "directory" | "other" | "missing"
-
-const kindOf = (path: string): PathKind => {
-  try {
-    return Fs.statSync(path).isDirectory() ? "directory" : "other"
-  } catch {
-    return "missing"
-  }
-}
-
-const nonEmpty = (value: string | null | undefined): value is string => value !== undefined && value !== null && value !== ""
 
 interface Resolved {
   readonly component: InstanceRegistry.Component
@@ -272,8 +239,6 @@ const fingerprintOf = (resolved: ReadonlyArray<Resolved>): string =>
 
 const startFailed = (instance: InstanceRegistry.Instance, message: string) =>
   new InstanceStartFailed({ instanceId: instance.id, name: instance.name, message })
-
-const invalid = (field: string, message: string) => Effect.fail(new InstanceRequestInvalid({ field, message }))
 
 interface Runtime {
   readonly id: string
@@ -646,81 +611,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       } satisfies Terminal
     })
 
-  const add = Effect.fnUntraced(function*(request: AddRequest) {
-    const name = request.name.trim()
-    if (name === "") return yield* invalid("instance_name", "实例名称不能为空")
-    if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
-      return yield* invalid("port", `端口无效: ${request.port}（应为 1–65535 的整数）`)
-    }
-    const checkDirectory = (field: string, path: string, missing: string, notDirectory: string) => {
-      const kind = kindOf(path)
-      return kind === "missing"
-        ? invalid(field, `${missing}: ${path}`)
-        : kind === "other"
-        ? invalid(field, `${notDirectory}: ${path}`)
-        : Effect.void
-    }
-    let root: string
-    if (nonEmpty(request.maibotPath) && nonEmpty(request.adapterPath)) {
-      yield* checkDirectory("maibot_path", request.maibotPath, "指定的MaiBot路径不存在", "指定的MaiBot路径不是目录")
-      yield* checkDirectory("adapter_path", request.adapterPath, "指定的适配器路径不存在", "指定的适配器路径不是目录")
-      const botFile = Path.join(request.maibotPath, "bot.py")
-      if (kindOf(botFile) !== "other") return yield* invalid("maibot_path", `MaiBot路径中未找到bot.py文件: ${botFile}`)
-      root = request.maibotPath
-    } else {
-      yield* checkDirectory("install_path", request.installPath, "指定的安装路径不存在", "指定的安装路径不是目录")
-      root = request.installPath
-    }
-    const seen = new Set<string>(["main"])
-    for (const service of request.services) {
-      if (!componentName.test(service.name)) return yield* invalid("install_services", `服务名称无效: '${service.name}'`)
-      if (seen.has(service.name)) return yield* invalid("install_services", `服务名称重复或保留: ${service.name}`)
-      seen.add(service.name)
-      yield* checkDirectory(
-        "install_services",
-        service.path,
-        `服务 ${service.name} 的路径不存在`,
-        `服务 ${service.name} 的路径不是目录`
-      )
-      if (!Number.isInteger(service.port) || service.port < 1 || service.port > 65535) {
-        return yield* invalid("install_services", `服务 ${service.name} 的端口无效: ${service.port}`)
-      }
-      yield* VenvCommand.split(service.command).pipe(
-        Effect.catch((error) => invalid("install_services", `服务 ${service.name} 的启动命令无效: ${error.message}`))
-      )
-    }
-    const restartPolicy = request.restartPolicy ?? "on-failure"
-    const path = Path.resolve(root)
-    return yield* registry.add({
-      name,
-      version: request.version,
-      path,
-      host: request.host ?? "localhost",
-      port: request.port,
-      token: request.token ?? "",
-      ownsPath: false,
-      components: [
-        {
-          name: "main",
-          kind: "main",
-          path,
-          port: request.port,
-          command: "python bot.py",
-          env: {},
-          restart_policy: restartPolicy
-        },
-        ...request.services.map((service) => ({
-          name: service.name,
-          kind: "service" as const,
-          path: Path.resolve(service.path),
-          port: service.port,
-          command: service.command,
-          env: {},
-          restart_policy: restartPolicy
-        }))
-      ]
-    })
-  })
+  const add = (request: AddRequest) => Effect.flatMap(Registration.check(request), registry.add)
 
   yield* Effect.addFinalizer(() =>
     Effect.forEach(
