@@ -17,11 +17,17 @@
  *   key, its tenant or its agent changes in a way that can affect validity — whoever writes it (another
  *   replica, the CLI, a hand-written SQL statement) — and a changed epoch empties the index. A point read of
  *   one row costs a fraction of the indexed key lookup it replaces;
- * - usage (`usage_count`, `last_used_at`) is counted in memory and written in batches (every second by
- *   default and when the layer's scope closes), so validation does not wait for a write and shutdown loses
- *   no counts.
+ * - usage (`usage_count`, `last_used_at`) is counted in memory and written in batches, so validation does not
+ *   wait for a write. A batch is written as soon as `usageFlushMaxPending` uses (default 256) are waiting, at
+ *   the latest `usageFlushInterval` (default 1 s) after the previous one, and when the layer's scope closes (a
+ *   graceful stop, SIGINT or SIGTERM of `maikit serve`, loses nothing). A crash (`kill -9`, power loss) loses
+ *   only the uses not yet written: fewer than `usageFlushMaxPending` counted since the last batch began, plus
+ *   that batch if the crash interrupts its write — at most 2 × 256 = 512 uses, and at most the uses of the last
+ *   second. On SQLite a validation waits for the connection while a batch is written, so uses cannot pile up
+ *   behind a slow write; on PostgreSQL they can for as long as one write takes. `pendingUsage` tells how many
+ *   are waiting (the control plane's `/health` shows it).
  */
-import { Clock, Context, DateTime, Effect, Layer, Schedule, Schema } from "effect"
+import { Clock, Context, DateTime, Effect, Latch, Layer, Schema } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
@@ -280,13 +286,17 @@ export type CheckFailure =
 type OwnerErrors = TenantNotFound | AgentNotFound | AgentNotInTenant
 
 export interface Options {
-  /** How often counted usage is written. Default 1 s. */
+  /** The longest counted usage waits before it is written, in milliseconds. Default 1 s. */
   readonly usageFlushInterval?: number
+  /** Counted uses that are written at once, without waiting for the interval. Default 256. */
+  readonly usageFlushMaxPending?: number
   /** Stored keys held in the in-memory index (0 turns it off). Default 65,536. */
   readonly keyIndexSize?: number
 }
 
 export const defaultKeyIndexSize = 65_536
+export const defaultUsageFlushInterval = 1000
+export const defaultUsageFlushMaxPending = 256
 
 /** A key past its expiry reads as expired even before a check has marked it so. */
 const effectiveStatus = (
@@ -389,6 +399,10 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
   ) => Effect.Effect<PermissionCheck, CheckFailure>
   /** Writes the usage counted so far (also done periodically and when the layer closes). */
   readonly flushUsage: Effect.Effect<void, ApiKeyStorageError>
+  /** Uses counted and not yet written: what a crash at this moment would lose. */
+  readonly pendingUsage: Effect.Effect<number>
+  /** When counted uses are written: `maxPending` waiting, or `intervalMs` after the previous write. */
+  readonly usageFlush: { readonly intervalMs: number; readonly maxPending: number }
 }>()("@maikit/core/ApiKeyAuth") {
   static readonly make = Effect.fnUntraced(function*(options: Options = {}) {
     const sql = yield* SqlClient.SqlClient
@@ -414,6 +428,12 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
 
     /** Uses counted but not yet written, by key id; `last` in epoch milliseconds. */
     const pending = new Map<string, { count: number; last: number }>()
+    /** The sum of `pending`'s counts. */
+    let pendingUses = 0
+    const flushInterval = Math.max(1, options.usageFlushInterval ?? defaultUsageFlushInterval)
+    const maxPending = Math.max(1, options.usageFlushMaxPending ?? defaultUsageFlushMaxPending)
+    /** Opened by the hot path when `maxPending` uses are waiting, so the writer does not wait for its interval. */
+    const full = Latch.makeUnsafe(false)
 
     const toApiKey = (row: ApiKeyRow, at: string): ApiKey => {
       const unwritten = pending.get(row.id)
@@ -609,6 +629,7 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     const remove = Effect.fn("ApiKeyAuth.remove")(function*(id: string) {
       const deleted = yield* sql`DELETE FROM api_keys WHERE id = ${id} RETURNING id`.pipe(storage("delete API key"))
       if (deleted.length === 0) return yield* ApiKeyNotFound.of(id)
+      pendingUses -= pending.get(id)?.count ?? 0
       pending.delete(id)
     })
 
@@ -726,6 +747,7 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
         counted.count++
         counted.last = at
       }
+      if (++pendingUses >= maxPending) full.openUnsafe()
     }
 
     const validate = (request: {
@@ -772,8 +794,12 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     const flushUsage = Effect.suspend(() => {
       if (pending.size === 0) return Effect.void
       const batch = [...pending.entries()]
+      const batchUses = pendingUses
       pending.clear()
+      pendingUses = 0
+      full.closeUnsafe()
       const restore = Effect.sync(() => {
+        pendingUses += batchUses
         for (const [id, used] of batch) {
           const counted = pending.get(id)
           if (counted === undefined) pending.set(id, used)
@@ -797,9 +823,16 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     yield* Effect.addFinalizer(() =>
       flushUsage.pipe(Effect.catch((error) => Effect.logError("could not record API key usage", error)))
     )
-    yield* flushUsage.pipe(
-      Effect.catch((error) => Effect.logWarning("could not record API key usage; will retry", error)),
-      Effect.repeat(Schedule.spaced(options.usageFlushInterval ?? 1000)),
+    // Wakes every interval, or as soon as the hot path says enough uses are waiting; after a failed write it
+    // waits a whole interval, so a database that is down is not retried in a tight loop.
+    yield* Effect.raceFirst(Effect.sleep(flushInterval), full.await).pipe(
+      Effect.andThen(flushUsage),
+      Effect.catch((error) =>
+        Effect.logWarning("could not record API key usage; will retry", error).pipe(
+          Effect.andThen(Effect.sleep(flushInterval))
+        )
+      ),
+      Effect.forever,
       Effect.forkScoped
     )
 
@@ -813,7 +846,9 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
       remove,
       validate,
       checkPermission,
-      flushUsage
+      flushUsage,
+      pendingUsage: Effect.sync(() => pendingUses),
+      usageFlush: { intervalMs: flushInterval, maxPending }
     })
   })
 
