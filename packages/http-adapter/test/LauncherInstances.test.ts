@@ -3,7 +3,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { InstanceRegistry } from "@maikit/core/launcher"
+import { InstanceRegistry, type InstanceSupervisor } from "@maikit/core/launcher"
 import { SystemMetrics, UpdateChecker } from "@maikit/core/platform"
 import {
   botFolder,
@@ -25,7 +25,7 @@ const clientHeaders = {
 }
 
 /** The launcher with its instance routes on a real loopback port, data in a fresh folder; yields the base URL. */
-const serve = (dataDir = tempDir("launcher")) =>
+const serve = (dataDir = tempDir("launcher"), options: InstanceSupervisor.Options = {}) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       MaikitServer.layer({
@@ -34,7 +34,7 @@ const serve = (dataDir = tempDir("launcher")) =>
         port: 0
       }).pipe(
         Layer.provideMerge(Layer.mergeAll(
-          supervisorLayer(dataDir),
+          supervisorLayer(dataDir, options),
           SystemMetrics.SystemMetrics.layer,
           UpdateChecker.UpdateChecker.layer()
         ))
@@ -151,7 +151,11 @@ describe("Launcher instance routes", () => {
       const [stopped] = (yield* list(base)).instances
       assert.strictEqual(stopped?.status, "stopped")
       assert.strictEqual(stopped?.start_count, 2)
-      assert.isNull(stopped?.last_start_time)
+      assert.isAbove(
+        Date.parse(stopped?.last_start_time ?? ""),
+        Date.parse(running?.last_start_time ?? ""),
+        "the latest start (the restart's) stays on record"
+      )
 
       const removed = yield* call(`${base}/api/v1/instance/${id}/delete`, { method: "DELETE" })
       const removal = decode(LauncherApi.ActionResponse, removed.body)
@@ -397,4 +401,56 @@ describe("Launcher instance routes", () => {
       assert.strictEqual(stored?.path, maibot, "relative, through a link: stored as the real absolute path")
       assert.strictEqual(stored?.services[0]?.path, Path.join(maibot, "napcat-ada"))
     }).pipe(Effect.scoped))
+
+  it.live("a start answers with the real state: a bot that crashes at once is success:false, fast; the list keeps its statistics", () =>
+    Effect.gen(function*() {
+      const { base, registry } = yield* serve(tempDir("launcher"), { crashLoop: { maxStarts: 4, windowMs: 60_000 } })
+      const crashing = yield* registry.add(maibotInstance(botFolder(), {
+        name: "crashing",
+        components: [component("main", botFolder(), command("exit.mjs", "1"))]
+      }))
+      const before = Date.now()
+      const answer = yield* call(`${base}/api/v1/instance/${crashing.id}/start`)
+      const waited = Date.now() - before
+      assert.deepStrictEqual(decode(LauncherApi.ActionResponse, answer.body), {
+        success: false,
+        message: "启动实例 crashing 失败: main crashed while starting (process exited with code 1); " +
+          "restarting in 100 ms per its restart policy"
+      })
+      assert.isBelow(waited, 2_000, "answered when the bot crashed, not after the start wait")
+
+      const [listed] = (yield* list(base)).instances.filter((instance) => instance.id === crashing.id)
+      assert.strictEqual(listed?.status, "crashed")
+      assert.strictEqual(listed?.start_count, 1)
+      assert.isNotNull(listed?.last_start_time)
+      const firstSpawn = (yield* statusOf(base, crashing.id)).components[0]
+      assert.isAtMost(Math.abs(Date.parse(listed?.last_start_time ?? "") - Date.parse(firstSpawn?.last_start_time ?? "")), 1_000)
+
+      const statusNow = () => Effect.map(list(base), (r) => r.instances.find((instance) => instance.id === crashing.id))
+      let gaveUp = yield* statusNow()
+      while (gaveUp?.status !== "errored") {
+        yield* Effect.sleep(50)
+        gaveUp = yield* statusNow()
+      }
+      assert.strictEqual(gaveUp.start_count, 1, "one run, whatever its restarts")
+      assert.strictEqual(gaveUp.last_start_time, listed?.last_start_time, "the latest start stays after the run ends")
+      const crashed = (yield* statusOf(base, crashing.id)).components[0]
+      assert.strictEqual(crashed?.start_count, 4)
+      assert.include(crashed?.message ?? "", "crash loop: 4 starts")
+
+      const healthy = yield* registry.add(maibotInstance(botFolder(), { name: "healthy" }))
+      const quick = Date.now()
+      const started = yield* call(`${base}/api/v1/instance/${healthy.id}/start`)
+      assert.deepStrictEqual(JSON.parse(started.body), { success: true, message: "实例 healthy 已启动" })
+      assert.isBelow(Date.now() - quick, 3_000, "three waves of 0.2 s, not the 5 s start wait")
+      const firstRun = (yield* list(base)).instances.find((instance) => instance.id === healthy.id)
+      yield* Effect.sleep(1_100)
+      yield* call(`${base}/api/v1/instance/${healthy.id}/stop`)
+      yield* call(`${base}/api/v1/instance/${healthy.id}/start`)
+      const secondRun = (yield* list(base)).instances.find((instance) => instance.id === healthy.id)
+      assert.strictEqual(secondRun?.start_count, 2)
+      assert.isAbove(Date.parse(secondRun?.last_start_time ?? ""), Date.parse(firstRun?.last_start_time ?? ""))
+      assert.isAtLeast(secondRun?.total_runtime ?? 0, 1, "the first run's time is kept")
+      yield* call(`${base}/api/v1/instance/${healthy.id}/stop`)
+    }).pipe(Effect.scoped), 60_000)
 })

@@ -28,6 +28,15 @@ const effectLogLevels: Record<LogLevelName, LogLevel.LogLevel> = {
 /** The Effect log level for a configured level name. */
 export const toLogLevel = (name: LogLevelName): LogLevel.LogLevel => effectLogLevels[name]
 
+/**
+ * What a MaiKit that starts does with a component's processes that a killed MaiKit left running: `stop` them (the
+ * stop signal to their group, then SIGKILL after the grace; the default, since nobody can see or type into a
+ * terminal MaiKit no longer holds) or `adopt` them (shown `running`, without output until their next restart;
+ * stop works on them). Never two copies of one component either way.
+ */
+export const OrphanRule = Schema.Literals(["stop", "adopt"])
+export type OrphanRule = typeof OrphanRule.Type
+
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
@@ -44,6 +53,8 @@ export interface Settings {
   readonly maxBodyBytes: number
   /** The control plane's database: `postgres://…` for PostgreSQL; unset means the SQLite file in `dataDir`. */
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** What to do at start with processes a killed MaiKit left running. Default `stop`. */
+  readonly orphans: OrphanRule
 }
 
 /** What callers may override explicitly, e.g. from `maikit serve --port 8080`. */
@@ -88,7 +99,14 @@ const keys: ReadonlyArray<KeySpec> = [
     fromString: asNumber
   },
   { key: "maxBodyBytes", toml: "max_body_bytes", env: "MAIKIT_MAX_BODY_BYTES", schema: PositiveInt, fromString: asNumber },
-  { key: "databaseUrl", toml: "database_url", env: "DATABASE_URL", schema: NonEmpty, fromString: asString }
+  { key: "databaseUrl", toml: "database_url", env: "DATABASE_URL", schema: NonEmpty, fromString: asString },
+  {
+    key: "orphans",
+    toml: "orphans",
+    env: "MAIKIT_ORPHANS",
+    schema: OrphanRule,
+    fromString: (raw) => raw.trim().toLowerCase()
+  }
 ]
 
 export const defaultPort = 23456
@@ -204,7 +222,8 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
     logDir: Path.resolve(dataDir, (resolved.logDir as string | undefined) ?? "logs"),
     logRetentionDays: (resolved.logRetentionDays as number | undefined) ?? 7,
     maxBodyBytes: (resolved.maxBodyBytes as number | undefined) ?? defaultMaxBodyBytes,
-    databaseUrl: databaseUrl === undefined ? Option.none() : Option.some(Redacted.make(databaseUrl))
+    databaseUrl: databaseUrl === undefined ? Option.none() : Option.some(Redacted.make(databaseUrl)),
+    orphans: (resolved.orphans as OrphanRule | undefined) ?? "stop"
   }
   yield* requireTokenBeyondLoopback(settings)
   return settings
@@ -239,6 +258,7 @@ export class MaikitConfig extends Context.Service<MaikitConfig, Settings>()("@ma
       logRetentionDays: 7,
       maxBodyBytes: defaultMaxBodyBytes,
       databaseUrl: Option.none(),
+      orphans: "stop",
       ...settings
     })
 }

@@ -148,7 +148,8 @@ const componentDetail = (stats: ComponentProcess.ComponentStats) => ({
   start_count: stats.startCount,
   restart_count: stats.restartCount,
   total_runtime_seconds: stats.totalRuntimeSeconds,
-  last_start_time: stats.lastStartTime === null ? null : new Date(stats.lastStartTime).toISOString()
+  last_start_time: stats.lastStartTime === null ? null : new Date(stats.lastStartTime).toISOString(),
+  message: stats.message
 })
 
 const notFound = (error: { readonly id: string }) => Effect.succeed(detail(404, `未找到实例 ${error.id}`))

@@ -240,7 +240,12 @@ export const ComponentStatsDetail = Schema.Struct({
   restart_count: Schema.Int,
   total_runtime_seconds: Schema.Number,
   /** ISO 8601 UTC of the latest spawn. */
-  last_start_time: Schema.NullOr(Schema.String)
+  last_start_time: Schema.NullOr(Schema.String),
+  /**
+   * Why the component is `errored` or backing off; for a process taken over from a MaiKit that was killed,
+   * "adopted: output not available until restart".
+   */
+  message: Schema.NullOr(Schema.String)
 })
 
 export const InstanceStatusResponse = Schema.Struct({

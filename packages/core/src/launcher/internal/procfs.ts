@@ -85,3 +85,33 @@ export const readAll = (): Array<ProcStat> => {
   }
   return out
 }
+
+/** One process's `/proc/<pid>/stat`, or `undefined` if it is gone (or this is not Linux). */
+export const readStat = (pid: number): ProcStat | undefined => {
+  try {
+    return parseStat(Fs.readFileSync(`/proc/${pid}/stat`, "latin1"))
+  } catch {
+    return undefined
+  }
+}
+
+/** This boot's id: start ticks are counted from boot, so they only identify a process within one boot. */
+export const bootId = (): string | undefined => {
+  try {
+    return Fs.readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim()
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether a process's environment has `name=value`. Unreadable (another user's process, or gone) counts as no:
+ * a caller deciding whether to signal a process must err on the side of leaving it alone.
+ */
+export const hasEnvironment = (pid: number, name: string, value: string): boolean => {
+  try {
+    return Fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(`${name}=${value}`)
+  } catch {
+    return false
+  }
+}
