@@ -685,6 +685,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         yield* stopRuntime(runtime)
         yield* close(runtime)
       }
+      yield* claim(id, "stop")
       yield* registry.remove(id)
       locks.delete(id)
       yield* Effect.sync(() => Fs.rmSync(Path.join(historyRoot, id), { recursive: true, force: true })).pipe(

@@ -105,13 +105,16 @@ export const bootId = (): string | undefined => {
 }
 
 /**
- * Whether a process's environment has `name=value`. Unreadable (another user's process, or gone) counts as no:
- * a caller deciding whether to signal a process must err on the side of leaving it alone.
+ * A variable of the environment a process started with; `undefined` when it has none or it cannot be read
+ * (another user's process, or gone), so a caller deciding whether to signal a process errs on leaving it alone.
  */
-export const hasEnvironment = (pid: number, name: string, value: string): boolean => {
+export const environmentValue = (pid: number, name: string): string | undefined => {
+  let text: string
   try {
-    return Fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(`${name}=${value}`)
+    text = Fs.readFileSync(`/proc/${pid}/environ`, "latin1")
   } catch {
-    return false
+    return undefined
   }
+  const prefix = `${name}=`
+  return text.split("\0").find((entry) => entry.startsWith(prefix))?.slice(prefix.length)
 }

@@ -41,6 +41,22 @@ export const classify = (
   const survivors: Array<Found> = []
   const gone: Array<InstanceRegistry.ProcessRecord> = []
   const owned: Array<InstanceRegistry.ProcessRecord> = []
+  // Each process's environment is read once, and only if some record needs it.
+  let byRunId: Map<string, Array<ProcessTree.ProcessInfo>> | undefined
+  const carrying = (runId: string) => {
+    if (byRunId === undefined) {
+      byRunId = new Map()
+      for (const info of snapshot) {
+        if (info.zombie || info.pid === process.pid) continue
+        const value = Procfs.environmentValue(info.pid, runIdVariable)
+        if (value === undefined) continue
+        const list = byRunId.get(value)
+        if (list === undefined) byRunId.set(value, [info])
+        else list.push(info)
+      }
+    }
+    return byRunId.get(runId) ?? []
+  }
   for (const record of records) {
     if (record.boot_id !== bootId) {
       gone.push(record)
@@ -53,10 +69,7 @@ export const classify = (
     const leader = isAlive(snapshot, record.pid, record.start_ticks)
     const tree = leader === undefined ? [] : ProcessTree.membersOf(snapshot, leader.pid)
     const inTree = new Set(tree.map((info) => info.pid))
-    const marked = snapshot.filter((info) =>
-      !info.zombie && !inTree.has(info.pid) && info.pid !== process.pid &&
-      Procfs.hasEnvironment(info.pid, runIdVariable, record.run_id)
-    )
+    const marked = carrying(record.run_id).filter((info) => !inTree.has(info.pid))
     const members = [...marked, ...tree]
     if (members.length === 0) gone.push(record)
     else survivors.push({ record, leader, members })
