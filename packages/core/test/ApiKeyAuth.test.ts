@@ -359,12 +359,14 @@ describe("ApiKeyAuth usage on shutdown", () => {
     }))
 })
 
-const usageCountOf = (database: Layer.Layer<SqlClient.SqlClient, unknown>, id: string) =>
+/** What is on disk for a key: its row's count and what the usage journal holds for it, not yet folded. */
+const durableUses = (id: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const [row] = yield* sql<{ readonly usage_count: number }>`SELECT usage_count FROM api_keys WHERE id = ${id}`
-    return Number(row?.usage_count)
-  }).pipe(Effect.provide(database), Effect.orDie)
+    const [row] = yield* sql<{ readonly uses: number }>`SELECT usage_count + COALESCE(
+      (SELECT SUM(uses) FROM api_key_usage_journal WHERE key_id = ${id}), 0) AS uses FROM api_keys WHERE id = ${id}`
+    return Number(row?.uses)
+  })
 
 describe("ApiKeyAuth usage between writes", () => {
   it.live("a write starts once usageFlushMaxPending uses wait, without waiting for the interval", () =>
@@ -379,11 +381,7 @@ describe("ApiKeyAuth usage between writes", () => {
         const auth = yield* ApiKeyAuth.ApiKeyAuth
         assert.deepStrictEqual(auth.usageFlush, { intervalMs: 3_600_000, maxPending: 10 })
         for (let i = 0; i < 25; i++) yield* auth.validate({ apiKey: api_key })
-        const sql = yield* SqlClient.SqlClient
-        const written = Effect.map(
-          sql<{ readonly usage_count: number }>`SELECT usage_count FROM api_keys WHERE id = ${key.api_key_id}`,
-          (rows) => Number(rows[0]?.usage_count)
-        )
+        const written = durableUses(key.api_key_id)
         const deadline = Date.now() + 5_000
         while ((yield* written) < 20 && Date.now() < deadline) yield* Effect.sleep(10)
         const count = yield* written
@@ -391,6 +389,11 @@ describe("ApiKeyAuth usage between writes", () => {
         assert.strictEqual(yield* auth.pendingUsage, 25 - count)
         assert.isBelow(yield* auth.pendingUsage, 10)
         assert.strictEqual((yield* auth.get(key.api_key_id)).usage_count, 25, "reads add what is pending")
+        yield* auth.flushUsage
+        const sql = yield* SqlClient.SqlClient
+        const [row] = yield* sql<{ readonly usage_count: number }>`SELECT usage_count FROM api_keys WHERE id = ${key.api_key_id}`
+        assert.strictEqual(Number(row?.usage_count), 25, "flushUsage folds the journal into the key's row")
+        assert.deepStrictEqual(yield* sql`SELECT * FROM api_key_usage_journal`, [])
       }).pipe(Effect.provide(services))
     }))
 
@@ -414,7 +417,7 @@ describe("ApiKeyAuth usage between writes", () => {
           child.once("error", reject)
         })
       )
-      const written = yield* usageCountOf(Database.layerFile(filename), done.id)
+      const written = yield* durableUses(done.id).pipe(Effect.provide(Database.layerFile(filename)), Effect.orDie)
       const lost = validations - written
       assert.isAtMost(
         lost,

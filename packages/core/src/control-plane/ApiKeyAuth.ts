@@ -18,9 +18,10 @@
  *   replica, the CLI, a hand-written SQL statement) — and a changed epoch empties the index. A point read of
  *   one row costs a fraction of the indexed key lookup it replaces;
  * - usage (`usage_count`, `last_used_at`) is counted in memory and written in batches, so validation does not
- *   wait for a write. A batch is written as soon as `usageFlushMaxPending` uses (default 256) are waiting, at
- *   the latest `usageFlushInterval` (default 1 s) after the previous one, and when the layer's scope closes (a
- *   graceful stop, SIGINT or SIGTERM of `maikit serve`, loses nothing). A crash (`kill -9`, power loss) loses
+ *   wait for a write. A batch is appended to a journal table as soon as `usageFlushMaxPending` uses (default 256)
+ *   are waiting and at the latest `usageFlushInterval` (default 1 s) after the previous one; the journal is folded
+ *   into the keys' rows at most once an interval and when the layer's scope closes (a graceful stop, SIGINT or
+ *   SIGTERM of `maikit serve`, loses nothing). Reads add what the journal and memory still hold. A crash (`kill -9`, power loss) loses
  *   only the uses not yet written: fewer than `usageFlushMaxPending` counted since the last batch began, plus
  *   that batch if the crash interrupts its write — at most 2 × 256 = 512 uses, and at most the uses of the last
  *   second. On SQLite a validation waits for the connection while a batch is written, so uses cannot pile up
@@ -297,7 +298,7 @@ export interface Options {
 export const defaultKeyIndexSize = 65_536
 export const defaultUsageFlushInterval = 1000
 export const defaultUsageFlushMaxPending = 256
-/** Keys written by one usage statement: three parameters each, far below SQLite's and PostgreSQL's limits. */
+/** Journal rows written by one statement: three parameters each, far below SQLite's and PostgreSQL's limits. */
 const usageRowsPerStatement = 256
 
 /** A key past its expiry reads as expired even before a check has marked it so. */
@@ -306,8 +307,16 @@ const effectiveStatus = (
   at: string
 ): ApiKeyStatus => row.status === "active" && row.expires_at !== null && row.expires_at <= at ? "expired" : row.status
 
-const keyColumns =
-  "id, tenant_id, agent_id, name, description, key_prefix, permissions, status, expires_at, last_used_at, usage_count, created_at, updated_at"
+/** The latest use journaled for the key in the outer query and not yet folded into its row. */
+const journaledLast = "(SELECT MAX(j.last) FROM api_key_usage_journal j WHERE j.key_id = api_keys.id)"
+
+// Usage reads add what the journal holds for the key: it is folded into the row about once a second.
+const keyColumns = `id, tenant_id, agent_id, name, description, key_prefix, permissions, status, expires_at,
+  CASE WHEN ${journaledLast} IS NOT NULL AND (last_used_at IS NULL OR ${journaledLast} > last_used_at)
+    THEN ${journaledLast} ELSE last_used_at END AS last_used_at,
+  usage_count + CAST(COALESCE((SELECT SUM(j.uses) FROM api_key_usage_journal j WHERE j.key_id = api_keys.id), 0)
+    AS BIGINT) AS usage_count,
+  created_at, updated_at`
 
 const migrations = Database.migrations("api-key-auth", {
   "0001_create_api_keys": Effect.gen(function*() {
@@ -361,6 +370,28 @@ const migrations = Database.migrations("api-key-auth", {
             sql.unsafe(`CREATE TRIGGER ${table}_delete_bumps_api_key_epoch AFTER DELETE ON ${table}
               BEGIN UPDATE api_key_epoch SET epoch = epoch + 1 WHERE id = 1; END`)
           ), { discard: true })
+    })
+  }),
+  // Counted usage is appended here, batch by batch (rows in insertion order, no index: a batch costs a few pages
+  // whatever keys it holds), and folded into `api_keys` about once a second in one transaction. Writing each batch
+  // into the key rows directly rewrote one page per key, several times a second.
+  "0003_create_api_key_usage_journal": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql`CREATE TABLE api_key_usage_journal (
+          seq BIGSERIAL PRIMARY KEY,
+          key_id VARCHAR(50) NOT NULL,
+          uses BIGINT NOT NULL,
+          last VARCHAR(32) NOT NULL
+        )`,
+      orElse: () =>
+        sql`CREATE TABLE api_key_usage_journal (
+          seq INTEGER PRIMARY KEY,
+          key_id VARCHAR(50) NOT NULL,
+          uses BIGINT NOT NULL,
+          last VARCHAR(32) NOT NULL
+        )`
     })
   })
 })
@@ -793,7 +824,11 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
         api_key_status: row.status
       }))
 
-    const flushUsage = Effect.suspend(() => {
+    /** Whether this process journaled uses it has not folded yet; true at start, for what a crash left. */
+    let unfolded = true
+
+    /** Appends the uses counted so far to the journal: durable from here on. */
+    const journalUsage = Effect.suspend(() => {
       if (pending.size === 0) return Effect.void
       const batch = [...pending.entries()]
       const batchUses = pendingUses
@@ -811,30 +846,67 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
           }
         }
       })
-      // One statement per chunk rather than per key: batches are written often (every `maxPending` uses), and a
-      // statement's own overhead, not SQLite's row update, was most of the cost of one UPDATE per key.
       const chunks = Array.from({ length: Math.ceil(batch.length / usageRowsPerStatement) }, (_, index) =>
         batch.slice(index * usageRowsPerStatement, (index + 1) * usageRowsPerStatement))
       return transaction(
         "record API key usage",
         Effect.forEach(chunks, (chunk) =>
-          sql`WITH used (id, uses, last) AS (VALUES ${
-            sql.csv(chunk.map(([id, used]) => sql`(${id}, CAST(${used.count} AS BIGINT), ${naiveIso(used.last)})`))
-          })
-          UPDATE api_keys SET usage_count = usage_count + used.uses,
+          sql`INSERT INTO api_key_usage_journal (key_id, uses, last) VALUES ${
+            sql.csv(chunk.map(([id, used]) => sql`(${id}, ${used.count}, ${naiveIso(used.last)})`))
+          }`.pipe(storage("record API key usage")), { discard: true })
+      ).pipe(
+        Effect.tap(() => Effect.sync(() => (unfolded = true))),
+        Effect.onError(() => restore),
+        Effect.uninterruptible
+      )
+    })
+
+    /**
+     * Moves the journal into the key rows in one transaction. PostgreSQL deletes and sums in one statement, so a
+     * row another replica appends meanwhile is either folded or left for the next fold, never lost; SQLite takes
+     * the write lock up front, so nobody appends between the sum and the delete.
+     */
+    const foldUsage = sql.onDialectOrElse({
+      pg: () =>
+        sql`WITH gone AS (DELETE FROM api_key_usage_journal RETURNING key_id, uses, last),
+          used AS (SELECT key_id, SUM(uses) AS uses, MAX(last) AS last FROM gone GROUP BY key_id)
+        UPDATE api_keys SET usage_count = usage_count + used.uses,
+          last_used_at = CASE WHEN api_keys.last_used_at IS NULL OR api_keys.last_used_at < used.last
+            THEN used.last ELSE api_keys.last_used_at END
+        FROM used WHERE api_keys.id = used.key_id`.pipe(Effect.asVoid),
+      orElse: () =>
+        Effect.gen(function*() {
+          yield* sql`UPDATE api_keys SET usage_count = usage_count + used.uses,
             last_used_at = CASE WHEN api_keys.last_used_at IS NULL OR api_keys.last_used_at < used.last
               THEN used.last ELSE api_keys.last_used_at END
-          FROM used WHERE api_keys.id = used.id`.pipe(storage("record API key usage")), { discard: true })
-      ).pipe(Effect.onError(() => restore), Effect.uninterruptible)
-    })
+          FROM (SELECT key_id, SUM(uses) AS uses, MAX(last) AS last FROM api_key_usage_journal GROUP BY key_id) AS used
+          WHERE api_keys.id = used.key_id`
+          yield* sql`DELETE FROM api_key_usage_journal`
+        }).pipe(sql.withTransaction, Effect.provideService(SqlClient.BeginTransaction, "BEGIN IMMEDIATE"))
+    }).pipe(
+      storage("record API key usage"),
+      Effect.tap(() => Effect.sync(() => (unfolded = false))),
+      Effect.uninterruptible
+    )
+
+    const flushUsage = Effect.andThen(journalUsage, foldUsage)
 
     yield* Effect.addFinalizer(() =>
       flushUsage.pipe(Effect.catch((error) => Effect.logError("could not record API key usage", error)))
     )
-    // Wakes every interval, or as soon as the hot path says enough uses are waiting; after a failed write it
-    // waits a whole interval, so a database that is down is not retried in a tight loop.
-    yield* Effect.raceFirst(Effect.sleep(flushInterval), full.await).pipe(
-      Effect.andThen(flushUsage),
+    // Wakes every interval, or as soon as the hot path says enough uses are waiting, and journals them; folds at
+    // most once an interval. After a failed write it waits a whole interval, so a database that is down is not
+    // retried in a tight loop.
+    let lastFold = yield* Clock.currentTimeMillis
+    yield* Effect.gen(function*() {
+      yield* Effect.raceFirst(Effect.sleep(flushInterval), full.await)
+      yield* journalUsage
+      const at = yield* Clock.currentTimeMillis
+      if (unfolded && at - lastFold >= flushInterval) {
+        lastFold = at
+        yield* foldUsage
+      }
+    }).pipe(
       Effect.catch((error) =>
         Effect.logWarning("could not record API key usage; will retry", error).pipe(
           Effect.andThen(Effect.sleep(flushInterval))
