@@ -90,6 +90,22 @@ describe("processes left by a killed maikit serve", () => {
       assert.isTrue((yield* call(second.url, `/api/v1/instance/${id}/stop`)).success)
       assert.isTrue(isGone(fresh.leader) && isGone(fresh.grandchild))
       assert.deepStrictEqual(botsIn(dir), [])
+
+      // Defect 5 through the real server: what it wrote into its data folder is its owner's alone.
+      const modeOf = (path: string) => Fs.statSync(Path.join(dataDir, path)).mode & 0o777
+      assert.deepStrictEqual(
+        [".", "maikit.db", "logs", "logs/maikit.log", "instances", `instances/${id}/main`, `instances/${id}/main/history.log`]
+          .map((path) => [path, modeOf(path)]),
+        [
+          [".", 0o700],
+          ["maikit.db", 0o600],
+          ["logs", 0o700],
+          ["logs/maikit.log", 0o600],
+          ["instances", 0o700],
+          [`instances/${id}/main`, 0o700],
+          [`instances/${id}/main/history.log`, 0o600]
+        ]
+      )
     }).pipe(Effect.scoped), 120_000)
 
   it.live("are adopted with MAIKIT_ORPHANS=adopt: running without output, never started twice, stopped by stop", () =>
