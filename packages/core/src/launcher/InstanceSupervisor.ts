@@ -585,11 +585,11 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const claimForStart = (instance: InstanceRegistry.Instance, component?: string) =>
     Effect.gen(function*() {
       const { foreign } = yield* claim(instance.id, orphans)
-      const mine = foreign.find((record) => component === undefined || record.component === component)
-      if (mine !== undefined) {
+      const taken = foreign.find((record) => component === undefined || record.component === component)
+      if (taken !== undefined) {
         return yield* startFailed(
           instance,
-          `${mine.component} is already run by another MaiKit process (pid ${mine.owner_pid}); not starting a second copy`
+          `${taken.component} is already run by another MaiKit process (pid ${taken.owner_pid}); not starting a second copy`
         )
       }
     })
