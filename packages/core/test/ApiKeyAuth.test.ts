@@ -1,12 +1,14 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, DateTime, Effect, Exit, Layer, Scope } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
+import { spawn } from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Path from "node:path"
 import * as ApiKeyAuth from "../src/control-plane/ApiKeyAuth.ts"
 import * as ControlPlaneDatabase from "../src/control-plane/ControlPlaneDatabase.ts"
 import * as Database from "../src/platform/Database.ts"
 import { TenantStore } from "../src/control-plane/TenantStore.ts"
+import { fixture } from "./fixtures/support.ts"
 import { backendNames, suiteServices, tempDir } from "./helpers/controlPlane.ts"
 
 const originalExample = "tenant_e56afd751503_agent_f584504feb7f_823d6ea3e1a84f52_v1"
@@ -356,3 +358,72 @@ describe("ApiKeyAuth usage on shutdown", () => {
       assert.strictEqual(reopened[0]?.usage_count, 25)
     }))
 })
+
+/** What is on disk for a key: its row's count and what the usage journal holds for it, not yet folded. */
+const durableUses = (id: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql<{ readonly uses: number }>`SELECT usage_count + COALESCE(
+      (SELECT SUM(uses) FROM api_key_usage_journal WHERE key_id = ${id}), 0) AS uses FROM api_keys WHERE id = ${id}`
+    return Number(row?.uses)
+  })
+
+describe("ApiKeyAuth usage between writes", () => {
+  it.live("a write starts once usageFlushMaxPending uses wait, without waiting for the interval", () =>
+    Effect.gen(function*() {
+      const database = Database.layerFile(Path.join(tempDir("usage"), "maikit.db"))
+      const services = ControlPlaneDatabase.layerServices(database, {
+        catalog: {},
+        apiKeys: { usageFlushInterval: 3_600_000, usageFlushMaxPending: 10 }
+      })
+      yield* Effect.gen(function*() {
+        const { key, api_key } = yield* issue()
+        const auth = yield* ApiKeyAuth.ApiKeyAuth
+        assert.deepStrictEqual(auth.usageFlush, { intervalMs: 3_600_000, maxPending: 10 })
+        for (let i = 0; i < 25; i++) yield* auth.validate({ apiKey: api_key })
+        const written = durableUses(key.api_key_id)
+        const deadline = Date.now() + 5_000
+        while ((yield* written) < 20 && Date.now() < deadline) yield* Effect.sleep(10)
+        const count = yield* written
+        assert.isAtLeast(count, 20, "two batches of 10 written long before the hour is up")
+        assert.strictEqual(yield* auth.pendingUsage, 25 - count)
+        assert.isBelow(yield* auth.pendingUsage, 10)
+        assert.strictEqual((yield* auth.get(key.api_key_id)).usage_count, 25, "reads add what is pending")
+        yield* auth.flushUsage
+        const sql = yield* SqlClient.SqlClient
+        const [row] = yield* sql<{ readonly usage_count: number }>`SELECT usage_count FROM api_keys WHERE id = ${key.api_key_id}`
+        assert.strictEqual(Number(row?.usage_count), 25, "flushUsage folds the journal into the key's row")
+        assert.deepStrictEqual(yield* sql`SELECT * FROM api_key_usage_journal`, [])
+      }).pipe(Effect.provide(services))
+    }))
+
+  it.live("kill -9 after 1,000 acknowledged validations loses at most 2 × usageFlushMaxPending uses", () =>
+    Effect.gen(function*() {
+      const filename = Path.join(tempDir("usage-crash"), "maikit.db")
+      const validations = 1000
+      const done = yield* Effect.promise(() =>
+        new Promise<{ readonly id: string; readonly pending: number }>((resolve, reject) => {
+          const child = spawn(process.execPath, ["--conditions=source", fixture("usageCrash.ts"), filename, String(validations)], {
+            stdio: ["ignore", "pipe", "inherit"]
+          })
+          let output = ""
+          child.stdout.on("data", (chunk: Buffer) => {
+            output += chunk.toString()
+            const match = /DONE (\S+) (\d+)/.exec(output)
+            if (match === null) return
+            child.kill("SIGKILL")
+            child.once("exit", () => resolve({ id: match[1] ?? "", pending: Number(match[2]) }))
+          })
+          child.once("error", reject)
+        })
+      )
+      const written = yield* durableUses(done.id).pipe(Effect.provide(Database.layerFile(filename)), Effect.orDie)
+      const lost = validations - written
+      assert.isAtMost(
+        lost,
+        2 * ApiKeyAuth.defaultUsageFlushMaxPending,
+        `lost ${lost} of ${validations}; ${done.pending} were pending when it printed DONE`
+      )
+    }), 30_000)
+})
+

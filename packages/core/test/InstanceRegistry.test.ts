@@ -69,9 +69,10 @@ describe("InstanceRegistry", () => {
       yield* TestClock.adjust("90 seconds")
       const stopped = yield* registry.recordStop(id)
       assert.strictEqual(stopped.total_runtime, 90)
-      assert.isNull(stopped.last_start_time)
+      assert.strictEqual(stopped.last_start_time, started.last_start_time, "the time of the latest start stays")
       yield* registry.recordStart(id)
       yield* TestClock.adjust("30 seconds")
+      assert.strictEqual((yield* registry.get(id)).total_runtime, 120, "the run in progress counts")
       const again = yield* registry.recordStop(id)
       assert.strictEqual(again.total_runtime, 120)
       assert.strictEqual(again.start_count, 2)
@@ -102,17 +103,52 @@ describe("InstanceRegistry", () => {
       yield* registry.recordStart(running.id)
       yield* registry.setStatus(running.id, "running")
       yield* registry.setStatus(errored.id, "errored")
+      const adopted = yield* registry.add(maibot("mai-8"))
+      yield* registry.recordStart(adopted.id)
+      yield* registry.setStatus(adopted.id, "running")
       yield* TestClock.adjust("1 hour")
-      const changed = yield* registry.reconcile
+      const changed = yield* registry.reconcile([adopted.id])
       assert.sameMembers([...changed], [running.id, errored.id])
       const after = yield* registry.get(running.id)
       assert.strictEqual(after.status, "stopped")
-      assert.isNull(after.last_start_time)
+      assert.isNotNull(after.last_start_time)
       assert.strictEqual(after.total_runtime, 0, "a run of unknown length is not counted")
       assert.strictEqual(after.start_count, 1)
       assert.strictEqual((yield* registry.get(errored.id)).status, "stopped")
       assert.strictEqual((yield* registry.get(idle.id)).status, "stopped")
-      assert.deepStrictEqual(yield* registry.reconcile, [])
+      const kept = yield* registry.get(adopted.id)
+      assert.strictEqual(kept.status, "running", "an instance kept running is left alone")
+      assert.strictEqual(kept.total_runtime, 3600, "and its run goes on")
+      assert.deepStrictEqual(yield* registry.reconcile([adopted.id]), [])
+    }).pipe(Effect.provide(registryOn(databaseFile()))))
+
+  it.effect("records a component's process until it is forgotten or its instance removed", () =>
+    Effect.gen(function*() {
+      const registry = yield* InstanceRegistry.InstanceRegistry
+      const { id } = yield* registry.add(maibot("mai-9"))
+      const record = {
+        instance_id: id,
+        component: "main",
+        pid: 4242,
+        pgid: 4242,
+        sid: 4242,
+        start_ticks: 123_456,
+        boot_id: "boot",
+        run_id: "run-1",
+        started_at: 1_700_000_000_000,
+        owner_pid: 17,
+        owner_start_ticks: 99
+      }
+      yield* registry.recordProcess(record)
+      yield* registry.recordProcess({ ...record, pid: 4343, run_id: "run-2" })
+      assert.deepStrictEqual(yield* registry.processes, [{ ...record, pid: 4343, run_id: "run-2" }], "one per component")
+      yield* registry.forgetProcess(id, "main", 4242)
+      assert.lengthOf(yield* registry.processes, 1, "a stale pid does not forget the newer run")
+      yield* registry.forgetProcess(id, "main", 4343)
+      assert.lengthOf(yield* registry.processes, 0)
+      yield* registry.recordProcess(record)
+      yield* registry.remove(id)
+      assert.lengthOf(yield* registry.processes, 0, "removing the instance drops its records")
     }).pipe(Effect.provide(registryOn(databaseFile()))))
 
   it.effect("survives a reopen of the database", () =>

@@ -3,6 +3,7 @@ import { Context, Effect, Exit, Layer, Schema, Scope, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as InstanceRegistry from "../src/launcher/InstanceRegistry.ts"
+import * as DeletionPlan from "../src/launcher/internal/deletionPlan.ts"
 import * as InstanceSupervisor from "../src/launcher/InstanceSupervisor.ts"
 import {
   botFolder,
@@ -79,12 +80,29 @@ describe("InstanceSupervisor", () => {
       const service = { name: "napcat-ada", path: "/nonexistent/ada", port: 8095, command: "python main.py" }
       assert.strictEqual(yield* failure({ ...base, services: [service] }), "服务 napcat-ada 的路径不存在: /nonexistent/ada")
       assert.include(yield* failure({ ...base, services: [{ ...service, path: dir, command: "python 'main.py" }] }), "启动命令无效")
-      assert.include(yield* failure({ ...base, services: [{ ...service, path: dir, name: "../x" }] }), "服务名称无效")
+      assert.strictEqual(
+        yield* failure({ ...base, services: [{ ...service, path: dir, name: "../x" }] }),
+        "install_services[0].name: must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+      )
       assert.include(yield* failure({ ...base, services: [{ ...service, path: dir, name: "main" }] }), "服务名称重复或保留")
-      assert.include(yield* failure({ ...base, port: 70000 }), "端口无效")
+      assert.strictEqual(yield* failure({ ...base, port: 70000 }), "port: must be a port number from 1 to 65535")
+      assert.strictEqual(
+        yield* failure({ ...base, services: [{ ...service, path: dir, command: "python\u0000main.py" }] }),
+        "install_services[0].run_cmd: must not contain control characters (NUL, newlines, escapes) or lone surrogates"
+      )
+      assert.strictEqual(yield* failure({ ...base, version: "9".repeat(100_000) }), "version: must be at most 64 characters")
       const invalid = yield* Effect.flip(supervisor.add({ ...base, name: " " }))
       assert.deepStrictEqual([invalid._tag, "field" in invalid ? invalid.field : ""], ["InstanceRequestInvalid", "instance_name"])
       assert.lengthOf(yield* supervisor.list, 0, "nothing was registered by a rejected request")
+
+      const home = Path.dirname(dir)
+      const previousHome = process.env["HOME"]
+      process.env["HOME"] = home
+      const fromHome = yield* supervisor.add({ ...base, installPath: `~/${Path.basename(dir)}` }).pipe(
+        Effect.ensuring(Effect.sync(() => (process.env["HOME"] = previousHome)))
+      )
+      assert.strictEqual(fromHome.path, dir, "~ is the user's home")
+      yield* supervisor.remove(fromHome.id)
 
       const added = yield* supervisor.add({
         ...base,
@@ -137,7 +155,7 @@ describe("InstanceSupervisor", () => {
 
       const stopped = yield* supervisor.stop(id)
       assert.strictEqual(stopped.status, "stopped")
-      assert.isNull(stopped.last_start_time)
+      assert.strictEqual(stopped.last_start_time, started.instance.last_start_time, "the latest start stays on record")
       assert.isTrue(pids.every(isGone), "every process is gone when stop returns")
       yield* main.waitFor("MaiBot 正在关闭")
       const after = yield* supervisor.componentStats(id)
@@ -156,6 +174,7 @@ describe("InstanceSupervisor", () => {
         const supervisor = yield* Supervisor
         const registry = yield* Registry
         const { id } = yield* registry.add(singleInstance("utf8", command("utf8-split.mjs"), { restart_policy: "no" }))
+        // The start window (3 s below) is one the fixture's ~120 ms of writing cannot reach on a loaded machine.
         const quick = yield* Effect.flip(supervisor.start(id))
         assert.include(quick.message, "main did not start (stopped: process exited with code 0", "gone before running")
         const file = Path.join(dataDir, "instances", id, "main", "history.log")
@@ -165,7 +184,7 @@ describe("InstanceSupervisor", () => {
         const terminal = yield* supervisor.attach(id, "main")
         const all = yield* terminal.history({ fromMs: 0, toMs: Date.now() + 1000 })
         assert.include(all.map((record) => record.data).join(""), "你好🙂\r\n")
-      }).pipe(Effect.scoped, Effect.provide(supervisorLayer(dataDir)))
+      }).pipe(Effect.scoped, Effect.provide(supervisorLayer(dataDir, { startSeconds: 3 })))
     }))
 
   it.live("a crash loop restarts with exponential backoff, shows as crashed, then errored after the budget", () =>
@@ -189,7 +208,7 @@ describe("InstanceSupervisor", () => {
       assert.include(status.message ?? "", "crash loop: 3 starts")
       const row = yield* registry.get(id)
       assert.strictEqual(row.start_count, 1, "one run of the instance, whatever its restarts")
-      assert.isNull(row.last_start_time, "an errored instance's run is closed")
+      assert.isNotNull(row.last_start_time, "the latest start stays on record after the run ends")
 
       const again = yield* supervisor.start(id)
       assert.strictEqual(again.state, "running", "a manual start resets the budget")
@@ -343,11 +362,29 @@ describe("InstanceSupervisor", () => {
         const dangerous = yield* registry.add(maibotInstance(dataDir, { ownsPath: true, components: [] }))
         const refused = yield* supervisor.remove(dangerous.id)
         assert.deepStrictEqual(refused.deleted, [])
-        assert.include(refused.failed[0]?.message ?? "", "拒绝删除")
+        assert.deepStrictEqual(refused.refused, [{ path: dataDir, reason: "拒绝删除 MaiKit 数据文件夹及其中的内容" }])
         assert.isTrue(Fs.existsSync(dataDir), "a folder holding MaiKit's own data is never deleted")
         assert.strictEqual((yield* Effect.flip(supervisor.remove(kept.id)))._tag, "InstanceNotFound")
       }).pipe(Effect.scoped, Effect.provide(supervisorLayer(dataDir)))
     }))
+
+  it("the deletion plan refuses a filesystem root and the folders around MaiKit's data without deleting anything", () => {
+    const dataDir = tempDir("plan")
+    Fs.mkdirSync(Path.join(dataDir, "instances"))
+    const protect = { dataDir, historyRoot: Path.join(dataDir, "instances"), others: [] }
+    const refusals = (path: string) =>
+      DeletionPlan.plan({ path, components: [] }, protect).map((entry) => [entry.path, entry.refusal])
+    assert.deepStrictEqual(refusals("/"), [["/", "拒绝删除文件系统根目录"]])
+    assert.deepStrictEqual(refusals(Path.dirname(dataDir)), [[Path.dirname(dataDir), "拒绝删除包含 MaiKit 数据或工作目录的文件夹"]])
+    assert.deepStrictEqual(refusals(process.cwd()), [[process.cwd(), "拒绝删除包含 MaiKit 数据或工作目录的文件夹"]])
+    assert.deepStrictEqual(refusals(Path.join(dataDir, "instances")), [[
+      Path.join(dataDir, "instances"),
+      "拒绝删除 MaiKit 数据文件夹及其中的内容"
+    ]])
+    const bot = botFolder()
+    assert.deepStrictEqual(refusals(bot), [[bot, undefined]], "an ordinary instance folder may go")
+    assert.deepStrictEqual(refusals(Path.join(bot, "missing")), [], "a missing folder is not in the plan")
+  })
 
   it.live("closing the supervisor stops every instance; a new one reconciles what a killed one left running", () =>
     Effect.gen(function*() {
@@ -378,7 +415,9 @@ describe("InstanceSupervisor", () => {
         const restarted = yield* Supervisor
         const view = yield* restarted.get(first.id)
         assert.strictEqual(view.status, "stopped")
-        assert.isNull(view.last_start_time)
+        const runtime = view.total_runtime
+        yield* Effect.sleep(1_100)
+        assert.strictEqual((yield* restarted.get(first.id)).total_runtime, runtime, "the open run was closed")
         assert.deepStrictEqual(yield* restarted.counts, { total: 2, running: 0, stopped: 2 })
       }).pipe(Effect.provide(supervisorLayer(dataDir)))
     }))

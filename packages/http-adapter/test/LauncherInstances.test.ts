@@ -3,7 +3,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { InstanceRegistry } from "@maikit/core/launcher"
+import { InstanceRegistry, type InstanceSupervisor } from "@maikit/core/launcher"
 import { SystemMetrics, UpdateChecker } from "@maikit/core/platform"
 import {
   botFolder,
@@ -25,7 +25,7 @@ const clientHeaders = {
 }
 
 /** The launcher with its instance routes on a real loopback port, data in a fresh folder; yields the base URL. */
-const serve = (dataDir = tempDir("launcher")) =>
+const serve = (dataDir = tempDir("launcher"), options: InstanceSupervisor.Options = {}) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       MaikitServer.layer({
@@ -34,7 +34,7 @@ const serve = (dataDir = tempDir("launcher")) =>
         port: 0
       }).pipe(
         Layer.provideMerge(Layer.mergeAll(
-          supervisorLayer(dataDir),
+          supervisorLayer(dataDir, options),
           SystemMetrics.SystemMetrics.layer,
           UpdateChecker.UpdateChecker.layer()
         ))
@@ -73,6 +73,12 @@ const vueAddBody = (maibot: string, name = "mai-existing") => ({
   host: "localhost",
   token: ""
 })
+
+/** The `loc` and `msg` of each issue of a 422. */
+const refusedAs = (response: { readonly status: number; readonly body: string }) => {
+  assert.strictEqual(response.status, 422, response.body)
+  return decode(LauncherApi.ValidationDetail, response.body).detail.map((issue) => [issue.loc.join("."), issue.msg])
+}
 
 const instanceKeys = [
   "id",
@@ -145,7 +151,11 @@ describe("Launcher instance routes", () => {
       const [stopped] = (yield* list(base)).instances
       assert.strictEqual(stopped?.status, "stopped")
       assert.strictEqual(stopped?.start_count, 2)
-      assert.isNull(stopped?.last_start_time)
+      assert.isAbove(
+        Date.parse(stopped?.last_start_time ?? ""),
+        Date.parse(running?.last_start_time ?? ""),
+        "the latest start (the restart's) stays on record"
+      )
 
       const removed = yield* call(`${base}/api/v1/instance/${id}/delete`, { method: "DELETE" })
       const removal = decode(LauncherApi.ActionResponse, removed.body)
@@ -264,4 +274,183 @@ describe("Launcher instance routes", () => {
       assert.isTrue(pids.every(isGone), "a running instance is stopped before it is deleted")
       assert.isFalse(Fs.existsSync(deployed))
     }).pipe(Effect.scoped))
+
+  it.live("delete_files=true deletes only folders the instance owns; the data folder, home, parents, links stay", () =>
+    Effect.gen(function*() {
+      const dataDir = tempDir("launcher")
+      const { base, registry } = yield* serve(dataDir)
+      const logs = Path.join(dataDir, "logs")
+      Fs.mkdirSync(logs)
+      Fs.writeFileSync(Path.join(logs, "maikit.log"), "{}\n")
+      const home = tempDir("home")
+      Fs.writeFileSync(Path.join(home, ".bashrc"), "")
+      const elsewhere = tempDir("elsewhere")
+      Fs.writeFileSync(Path.join(elsewhere, "keep.txt"), "")
+      const linked = Path.join(tempDir("links"), "bot")
+      Fs.symlinkSync(elsewhere, linked)
+      const parent = tempDir("parent")
+      const child = Path.join(parent, "bot")
+      Fs.mkdirSync(child)
+      const neighbour = botFolder()
+      yield* registry.add(maibotInstance(neighbour, { name: "neighbour" }))
+
+      const deleteWith = (path: string, servicePath?: string) =>
+        Effect.gen(function*() {
+          const { id } = yield* registry.add(maibotInstance(path, {
+            components: [
+              component("main", path, "python bot.py"),
+              ...(servicePath === undefined ? [] : [component("napcat", servicePath, "python main.py")])
+            ]
+          }))
+          const response = yield* call(`${base}/api/v1/instance/${id}/delete?delete_files=true`, { method: "DELETE" })
+          assert.strictEqual(response.status, 200, response.body)
+          return decode(LauncherApi.ActionResponse, response.body).message
+        })
+
+      const previousHome = process.env["HOME"]
+      process.env["HOME"] = home
+      const messages = yield* Effect.all([
+        deleteWith(dataDir),
+        deleteWith(logs),
+        deleteWith(botFolder(), logs),
+        deleteWith(linked),
+        deleteWith(home),
+        deleteWith(child, parent),
+        deleteWith(botFolder(), neighbour)
+      ]).pipe(Effect.ensuring(Effect.sync(() => (process.env["HOME"] = previousHome))))
+      const [data, insideData, serviceInData, link, homeFolder, withParent, shared] = messages
+
+      assert.include(data, `拒绝删除: ${dataDir} (拒绝删除 MaiKit 数据文件夹及其中的内容)`)
+      assert.include(insideData, `拒绝删除: ${logs} (拒绝删除 MaiKit 数据文件夹及其中的内容)`)
+      assert.include(serviceInData, "已删除 1 个文件夹")
+      assert.include(serviceInData, `${logs} (拒绝删除 MaiKit 数据文件夹及其中的内容)`)
+      assert.include(link, `${linked} (经由符号链接到达 ${elsewhere}，拒绝删除)`)
+      assert.include(homeFolder, `${home} (拒绝删除用户主目录或包含它的文件夹)`)
+      assert.include(withParent, "已删除 1 个文件夹")
+      assert.include(withParent, `${parent} (拒绝删除实例文件夹的上级目录)`)
+      assert.include(shared, `${neighbour} (拒绝删除实例 neighbour 使用的文件夹)`)
+
+      assert.isTrue(Fs.existsSync(Path.join(dataDir, "maikit.db")), "the database survives")
+      assert.isTrue(Fs.existsSync(Path.join(logs, "maikit.log")), "<data_dir>/logs survives")
+      assert.isTrue(Fs.existsSync(Path.join(elsewhere, "keep.txt")), "a link's target survives")
+      assert.isTrue(Fs.existsSync(linked), "the link itself is not the instance's either")
+      assert.isTrue(Fs.existsSync(Path.join(home, ".bashrc")))
+      assert.isTrue(Fs.existsSync(parent))
+      assert.isFalse(Fs.existsSync(child), "the instance's own folder is deleted")
+      assert.isTrue(Fs.existsSync(Path.join(neighbour, "bot.py")))
+      assert.deepStrictEqual((yield* list(base)).instances.map((i) => i.name), ["neighbour"], "the others are unregistered")
+    }).pipe(Effect.scoped))
+
+  it.live("add bounds every field, refuses control characters and lone surrogates (422), and stores real paths", () =>
+    Effect.gen(function*() {
+      const { base } = yield* serve()
+      const maibot = botFolder()
+      const add = (body: unknown) => post(`${base}/api/v1/instances/add`, body)
+      const traditional = { ...vueAddBody(maibot), maibot_path: null, adapter_path: null }
+      const huge = "x".repeat(100_000)
+      const service = traditional.install_services[0]
+
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: "mai\u0000bot" })), [[
+        "body.instance_name",
+        "must not contain control characters (NUL, newlines, escapes) or lone surrogates"
+      ]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: "mai\nbot" }))[0]?.[0], "body.instance_name")
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: "mai\ud800" }))[0]?.[0], "body.instance_name")
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: huge })), [[
+        "body.instance_name",
+        "must be at most 64 characters"
+      ]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, version: huge })), [["body.version", "must be at most 64 characters"]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, instance_name: "  " })), [["body.instance_name", "must not be empty"]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...vueAddBody(maibot), maibot_path: "" })), [["body.maibot_path", "must not be empty"]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, install_path: `${maibot}\u0000` }))[0]?.[0], "body.install_path")
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, install_path: `/${huge}` })), [[
+        "body.install_path",
+        "must be at most 4096 characters"
+      ]])
+      assert.deepStrictEqual(
+        refusedAs(yield* add({ ...traditional, install_services: [{ ...service, run_cmd: "python main.py\nrm -rf ~" }] }))[0]?.[0],
+        "body.install_services.0.run_cmd"
+      )
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, install_services: [{ ...service, name: "../x" }] }))[0]?.[0], "body.install_services.0.name")
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, port: 0 })), [["body.port", "must be a port number from 1 to 65535"]])
+      assert.deepStrictEqual(refusedAs(yield* add({ ...traditional, install_services: Array.from({ length: 17 }, () => service) })), [[
+        "body.install_services",
+        "must list at most 16 services"
+      ]])
+
+      const passwd = Path.relative(process.cwd(), "/etc/passwd")
+      const file = yield* add({ ...vueAddBody(maibot), maibot_path: passwd })
+      assert.strictEqual(file.status, 400)
+      assert.deepStrictEqual(JSON.parse(file.body), { detail: "指定的MaiBot路径不是目录: /etc/passwd" })
+      const fileAsInstall = yield* add({ ...vueAddBody(maibot), install_path: "/etc/passwd" })
+      assert.deepStrictEqual(JSON.parse(fileAsInstall.body), { detail: "指定的安装路径不是目录: /etc/passwd" })
+      const fileOnlyMaibot = yield* add({ ...traditional, maibot_path: "/etc/passwd" })
+      assert.strictEqual(fileOnlyMaibot.status, 400, "a path is checked even when the mode does not use it")
+      assert.lengthOf((yield* list(base)).instances, 0, "nothing registered by a refused request")
+
+      const link = Path.join(tempDir("links"), "bot")
+      Fs.symlinkSync(maibot, link)
+      const viaLink = yield* add({
+        ...traditional,
+        install_path: Path.relative(process.cwd(), link),
+        install_services: [{ ...service, path: `${link}/napcat-ada/../napcat-ada` }]
+      })
+      assert.strictEqual(viaLink.status, 200, viaLink.body)
+      const [stored] = (yield* list(base)).instances
+      assert.strictEqual(stored?.path, maibot, "relative, through a link: stored as the real absolute path")
+      assert.strictEqual(stored?.services[0]?.path, Path.join(maibot, "napcat-ada"))
+    }).pipe(Effect.scoped))
+
+  it.live("a start answers with the real state: a bot that crashes at once is success:false, fast; the list keeps its statistics", () =>
+    Effect.gen(function*() {
+      const { base, registry } = yield* serve(tempDir("launcher"), { crashLoop: { maxStarts: 4, windowMs: 60_000 } })
+      const crashing = yield* registry.add(maibotInstance(botFolder(), {
+        name: "crashing",
+        components: [component("main", botFolder(), command("exit.mjs", "1"))]
+      }))
+      const before = Date.now()
+      const answer = yield* call(`${base}/api/v1/instance/${crashing.id}/start`)
+      const waited = Date.now() - before
+      assert.deepStrictEqual(decode(LauncherApi.ActionResponse, answer.body), {
+        success: false,
+        message: "启动实例 crashing 失败: main crashed while starting (process exited with code 1); " +
+          "restarting in 100 ms per its restart policy"
+      })
+      assert.isBelow(waited, 2_000, "answered when the bot crashed, not after the start wait")
+
+      const [listed] = (yield* list(base)).instances.filter((instance) => instance.id === crashing.id)
+      assert.strictEqual(listed?.status, "crashed")
+      assert.strictEqual(listed?.start_count, 1)
+      assert.isNotNull(listed?.last_start_time)
+      const firstSpawn = (yield* statusOf(base, crashing.id)).components[0]
+      assert.isAtMost(Math.abs(Date.parse(listed?.last_start_time ?? "") - Date.parse(firstSpawn?.last_start_time ?? "")), 1_000)
+
+      const statusNow = () => Effect.map(list(base), (r) => r.instances.find((instance) => instance.id === crashing.id))
+      let gaveUp = yield* statusNow()
+      while (gaveUp?.status !== "errored") {
+        yield* Effect.sleep(50)
+        gaveUp = yield* statusNow()
+      }
+      assert.strictEqual(gaveUp.start_count, 1, "one run, whatever its restarts")
+      assert.strictEqual(gaveUp.last_start_time, listed?.last_start_time, "the latest start stays after the run ends")
+      const crashed = (yield* statusOf(base, crashing.id)).components[0]
+      assert.strictEqual(crashed?.start_count, 4)
+      assert.include(crashed?.message ?? "", "crash loop: 4 starts")
+
+      const healthy = yield* registry.add(maibotInstance(botFolder(), { name: "healthy" }))
+      const quick = Date.now()
+      const started = yield* call(`${base}/api/v1/instance/${healthy.id}/start`)
+      assert.deepStrictEqual(JSON.parse(started.body), { success: true, message: "实例 healthy 已启动" })
+      assert.isBelow(Date.now() - quick, 3_000, "three waves of 0.2 s, not the 5 s start wait")
+      const firstRun = (yield* list(base)).instances.find((instance) => instance.id === healthy.id)
+      yield* Effect.sleep(1_100)
+      yield* call(`${base}/api/v1/instance/${healthy.id}/stop`)
+      yield* call(`${base}/api/v1/instance/${healthy.id}/start`)
+      const secondRun = (yield* list(base)).instances.find((instance) => instance.id === healthy.id)
+      assert.strictEqual(secondRun?.start_count, 2)
+      assert.isAbove(Date.parse(secondRun?.last_start_time ?? ""), Date.parse(firstRun?.last_start_time ?? ""))
+      assert.isAtLeast(secondRun?.total_runtime ?? 0, 1, "the first run's time is kept")
+      yield* call(`${base}/api/v1/instance/${healthy.id}/stop`)
+    }).pipe(Effect.scoped), 60_000)
 })

@@ -191,6 +191,7 @@ const remove = Command.make(
       for (const path of result.deleted) yield* Console.log(`  deleted ${path}`)
       for (const path of result.kept) yield* Console.log(`  kept ${path} (not created by MaiKit; --delete-files deletes it)`)
       for (const entry of result.failed) yield* Console.error(`  could not delete ${entry.path}: ${entry.message}`)
+      for (const entry of result.refused) yield* Console.error(`  refused to delete ${entry.path}: ${entry.reason}`)
     }).pipe(Effect.catchTag("InstanceNotFound", () => fail(`no instance ${flags.id}`))))
 ).pipe(Command.withDescription("Unregister an instance (stopped); its folders stay unless MaiKit created them"))
 

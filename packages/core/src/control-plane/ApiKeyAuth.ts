@@ -17,11 +17,18 @@
  *   key, its tenant or its agent changes in a way that can affect validity — whoever writes it (another
  *   replica, the CLI, a hand-written SQL statement) — and a changed epoch empties the index. A point read of
  *   one row costs a fraction of the indexed key lookup it replaces;
- * - usage (`usage_count`, `last_used_at`) is counted in memory and written in batches (every second by
- *   default and when the layer's scope closes), so validation does not wait for a write and shutdown loses
- *   no counts.
+ * - usage (`usage_count`, `last_used_at`) is counted in memory and written in batches, so validation does not
+ *   wait for a write. A batch is appended to a journal table as soon as `usageFlushMaxPending` uses (default 256)
+ *   are waiting and at the latest `usageFlushInterval` (default 1 s) after the previous one; the journal is folded
+ *   into the keys' rows at most once an interval and when the layer's scope closes (a graceful stop, SIGINT or
+ *   SIGTERM of `maikit serve`, loses nothing). Reads add what the journal and memory still hold. A crash (`kill -9`, power loss) loses
+ *   only the uses not yet written: fewer than `usageFlushMaxPending` counted since the last batch began, plus
+ *   that batch if the crash interrupts its write — at most 2 × 256 = 512 uses, and at most the uses of the last
+ *   second. On SQLite a validation waits for the connection while a batch is written, so uses cannot pile up
+ *   behind a slow write; on PostgreSQL they can for as long as one write takes. `pendingUsage` tells how many
+ *   are waiting (the control plane's `/health` shows it).
  */
-import { Clock, Context, DateTime, Effect, Layer, Schedule, Schema } from "effect"
+import { Clock, Context, DateTime, Effect, Latch, Layer, Schema } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
@@ -280,13 +287,19 @@ export type CheckFailure =
 type OwnerErrors = TenantNotFound | AgentNotFound | AgentNotInTenant
 
 export interface Options {
-  /** How often counted usage is written. Default 1 s. */
+  /** The longest counted usage waits before it is written, in milliseconds. Default 1 s. */
   readonly usageFlushInterval?: number
+  /** Counted uses that are written at once, without waiting for the interval. Default 256. */
+  readonly usageFlushMaxPending?: number
   /** Stored keys held in the in-memory index (0 turns it off). Default 65,536. */
   readonly keyIndexSize?: number
 }
 
 export const defaultKeyIndexSize = 65_536
+export const defaultUsageFlushInterval = 1000
+export const defaultUsageFlushMaxPending = 256
+/** Journal rows written by one statement: three parameters each, far below SQLite's and PostgreSQL's limits. */
+const usageRowsPerStatement = 256
 
 /** A key past its expiry reads as expired even before a check has marked it so. */
 const effectiveStatus = (
@@ -294,8 +307,16 @@ const effectiveStatus = (
   at: string
 ): ApiKeyStatus => row.status === "active" && row.expires_at !== null && row.expires_at <= at ? "expired" : row.status
 
-const keyColumns =
-  "id, tenant_id, agent_id, name, description, key_prefix, permissions, status, expires_at, last_used_at, usage_count, created_at, updated_at"
+/** The latest use journaled for the key in the outer query and not yet folded into its row. */
+const journaledLast = "(SELECT MAX(j.last) FROM api_key_usage_journal j WHERE j.key_id = api_keys.id)"
+
+// Usage reads add what the journal holds for the key: it is folded into the row about once a second.
+const keyColumns = `id, tenant_id, agent_id, name, description, key_prefix, permissions, status, expires_at,
+  CASE WHEN ${journaledLast} IS NOT NULL AND (last_used_at IS NULL OR ${journaledLast} > last_used_at)
+    THEN ${journaledLast} ELSE last_used_at END AS last_used_at,
+  usage_count + CAST(COALESCE((SELECT SUM(j.uses) FROM api_key_usage_journal j WHERE j.key_id = api_keys.id), 0)
+    AS BIGINT) AS usage_count,
+  created_at, updated_at`
 
 const migrations = Database.migrations("api-key-auth", {
   "0001_create_api_keys": Effect.gen(function*() {
@@ -350,6 +371,28 @@ const migrations = Database.migrations("api-key-auth", {
               BEGIN UPDATE api_key_epoch SET epoch = epoch + 1 WHERE id = 1; END`)
           ), { discard: true })
     })
+  }),
+  // Counted usage is appended here, batch by batch (rows in insertion order, no index: a batch costs a few pages
+  // whatever keys it holds), and folded into `api_keys` about once a second in one transaction. Writing each batch
+  // into the key rows directly rewrote one page per key, several times a second.
+  "0003_create_api_key_usage_journal": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql`CREATE TABLE api_key_usage_journal (
+          seq BIGSERIAL PRIMARY KEY,
+          key_id VARCHAR(50) NOT NULL,
+          uses BIGINT NOT NULL,
+          last VARCHAR(32) NOT NULL
+        )`,
+      orElse: () =>
+        sql`CREATE TABLE api_key_usage_journal (
+          seq INTEGER PRIMARY KEY,
+          key_id VARCHAR(50) NOT NULL,
+          uses BIGINT NOT NULL,
+          last VARCHAR(32) NOT NULL
+        )`
+    })
   })
 })
 
@@ -389,6 +432,10 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
   ) => Effect.Effect<PermissionCheck, CheckFailure>
   /** Writes the usage counted so far (also done periodically and when the layer closes). */
   readonly flushUsage: Effect.Effect<void, ApiKeyStorageError>
+  /** Uses counted and not yet written: what a crash at this moment would lose. */
+  readonly pendingUsage: Effect.Effect<number>
+  /** When counted uses are written: `maxPending` waiting, or `intervalMs` after the previous write. */
+  readonly usageFlush: { readonly intervalMs: number; readonly maxPending: number }
 }>()("@maikit/core/ApiKeyAuth") {
   static readonly make = Effect.fnUntraced(function*(options: Options = {}) {
     const sql = yield* SqlClient.SqlClient
@@ -414,6 +461,12 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
 
     /** Uses counted but not yet written, by key id; `last` in epoch milliseconds. */
     const pending = new Map<string, { count: number; last: number }>()
+    /** The sum of `pending`'s counts. */
+    let pendingUses = 0
+    const flushInterval = Math.max(1, options.usageFlushInterval ?? defaultUsageFlushInterval)
+    const maxPending = Math.max(1, options.usageFlushMaxPending ?? defaultUsageFlushMaxPending)
+    /** Opened by the hot path when `maxPending` uses are waiting, so the writer does not wait for its interval. */
+    const full = Latch.makeUnsafe(false)
 
     const toApiKey = (row: ApiKeyRow, at: string): ApiKey => {
       const unwritten = pending.get(row.id)
@@ -609,6 +662,7 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     const remove = Effect.fn("ApiKeyAuth.remove")(function*(id: string) {
       const deleted = yield* sql`DELETE FROM api_keys WHERE id = ${id} RETURNING id`.pipe(storage("delete API key"))
       if (deleted.length === 0) return yield* ApiKeyNotFound.of(id)
+      pendingUses -= pending.get(id)?.count ?? 0
       pending.delete(id)
     })
 
@@ -726,6 +780,7 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
         counted.count++
         counted.last = at
       }
+      if (++pendingUses >= maxPending) full.openUnsafe()
     }
 
     const validate = (request: {
@@ -769,11 +824,19 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
         api_key_status: row.status
       }))
 
-    const flushUsage = Effect.suspend(() => {
+    /** Whether this process journaled uses it has not folded yet; true at start, for what a crash left. */
+    let unfolded = true
+
+    /** Appends the uses counted so far to the journal: durable from here on. */
+    const journalUsage = Effect.suspend(() => {
       if (pending.size === 0) return Effect.void
       const batch = [...pending.entries()]
+      const batchUses = pendingUses
       pending.clear()
+      pendingUses = 0
+      full.closeUnsafe()
       const restore = Effect.sync(() => {
+        pendingUses += batchUses
         for (const [id, used] of batch) {
           const counted = pending.get(id)
           if (counted === undefined) pending.set(id, used)
@@ -783,23 +846,73 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
           }
         }
       })
+      const chunks = Array.from({ length: Math.ceil(batch.length / usageRowsPerStatement) }, (_, index) =>
+        batch.slice(index * usageRowsPerStatement, (index + 1) * usageRowsPerStatement))
       return transaction(
         "record API key usage",
-        Effect.forEach(batch, ([id, { count, last }]) => {
-          const used = { count, last: naiveIso(last) }
-          return sql`UPDATE api_keys SET usage_count = usage_count + ${used.count},
-            last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ${used.last} THEN ${used.last}
-            ELSE last_used_at END WHERE id = ${id}`.pipe(storage("record API key usage"))
-        }, { discard: true })
-      ).pipe(Effect.onError(() => restore), Effect.uninterruptible)
+        Effect.forEach(chunks, (chunk) =>
+          sql`INSERT INTO api_key_usage_journal (key_id, uses, last) VALUES ${
+            sql.csv(chunk.map(([id, used]) => sql`(${id}, ${used.count}, ${naiveIso(used.last)})`))
+          }`.pipe(storage("record API key usage")), { discard: true })
+      ).pipe(
+        Effect.tap(() => Effect.sync(() => (unfolded = true))),
+        Effect.onError(() => restore),
+        Effect.uninterruptible
+      )
     })
+
+    /**
+     * Moves the journal into the key rows in one transaction. PostgreSQL deletes and sums in one statement, so a
+     * row another replica appends meanwhile is either folded or left for the next fold, never lost; SQLite takes
+     * the write lock up front, so nobody appends between the sum and the delete.
+     */
+    const foldUsage = sql.onDialectOrElse({
+      pg: () =>
+        sql`WITH gone AS (DELETE FROM api_key_usage_journal RETURNING key_id, uses, last),
+          used AS (SELECT key_id, SUM(uses) AS uses, MAX(last) AS last FROM gone GROUP BY key_id)
+        UPDATE api_keys SET usage_count = usage_count + used.uses,
+          last_used_at = CASE WHEN api_keys.last_used_at IS NULL OR api_keys.last_used_at < used.last
+            THEN used.last ELSE api_keys.last_used_at END
+        FROM used WHERE api_keys.id = used.key_id`.pipe(Effect.asVoid),
+      orElse: () =>
+        Effect.gen(function*() {
+          yield* sql`UPDATE api_keys SET usage_count = usage_count + used.uses,
+            last_used_at = CASE WHEN api_keys.last_used_at IS NULL OR api_keys.last_used_at < used.last
+              THEN used.last ELSE api_keys.last_used_at END
+          FROM (SELECT key_id, SUM(uses) AS uses, MAX(last) AS last FROM api_key_usage_journal GROUP BY key_id) AS used
+          WHERE api_keys.id = used.key_id`
+          yield* sql`DELETE FROM api_key_usage_journal`
+        }).pipe(sql.withTransaction, Effect.provideService(SqlClient.BeginTransaction, "BEGIN IMMEDIATE"))
+    }).pipe(
+      storage("record API key usage"),
+      Effect.tap(() => Effect.sync(() => (unfolded = false))),
+      Effect.uninterruptible
+    )
+
+    const flushUsage = Effect.andThen(journalUsage, foldUsage)
 
     yield* Effect.addFinalizer(() =>
       flushUsage.pipe(Effect.catch((error) => Effect.logError("could not record API key usage", error)))
     )
-    yield* flushUsage.pipe(
-      Effect.catch((error) => Effect.logWarning("could not record API key usage; will retry", error)),
-      Effect.repeat(Schedule.spaced(options.usageFlushInterval ?? 1000)),
+    // Wakes every interval, or as soon as the hot path says enough uses are waiting, and journals them; folds at
+    // most once an interval. After a failed write it waits a whole interval, so a database that is down is not
+    // retried in a tight loop.
+    let lastFold = yield* Clock.currentTimeMillis
+    yield* Effect.gen(function*() {
+      yield* Effect.raceFirst(Effect.sleep(flushInterval), full.await)
+      yield* journalUsage
+      const at = yield* Clock.currentTimeMillis
+      if (unfolded && at - lastFold >= flushInterval) {
+        lastFold = at
+        yield* foldUsage
+      }
+    }).pipe(
+      Effect.catch((error) =>
+        Effect.logWarning("could not record API key usage; will retry", error).pipe(
+          Effect.andThen(Effect.sleep(flushInterval))
+        )
+      ),
+      Effect.forever,
       Effect.forkScoped
     )
 
@@ -813,7 +926,9 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
       remove,
       validate,
       checkPermission,
-      flushUsage
+      flushUsage,
+      pendingUsage: Effect.sync(() => pendingUses),
+      usageFlush: { intervalMs: flushInterval, maxPending }
     })
   })
 

@@ -30,11 +30,19 @@
  *   The only brake on the process is the history file: if the disk falls more than `highWaterBytes` behind, the
  *   PTY is paused until it catches up.
  *
+ * - Adoption: `adopt` takes over a process a killed MaiKit left running (found by its recorded pid and start time):
+ *   it counts as `running` with the message "adopted: output not available until restart" (its terminal belonged
+ *   to the dead MaiKit), `write` fails, stop works like any stop (signals to its group and members, then SIGKILL),
+ *   and when it ends (exit status unknown: it is not MaiKit's child) the restart policy applies as after a failure.
+ * - Every run's processes carry `MAIKIT_RUN_ID` in their environment, and a `recorder` hears of each run as it
+ *   starts and once its tree is gone, so a supervisor can persist what a crash of MaiKit would leave behind.
+ *
  * Windows (ConPTY) is not covered by the tests: there the stop signal is a Ctrl+C typed into the console and the
  * kill is node-pty's own, so grandchildren are not swept.
  */
 import { Cause, Deferred, Effect, Fiber, Option, Queue, Random, Result, Schema, Scope, Semaphore, Stream } from "effect"
 import type * as Pty from "node-pty"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -91,7 +99,9 @@ export const ComponentStats = Schema.Struct({
   cpuPercent: Schema.NullOr(Schema.Number),
   /** Resident memory of the whole tree. */
   memoryBytes: Schema.NullOr(Schema.Number),
-  processCount: Schema.Int
+  processCount: Schema.Int,
+  /** Why the component is `errored` or backing off, or that it was adopted (`adoptedMessage`). */
+  message: Schema.NullOr(Schema.String)
 })
 export type ComponentStats = typeof ComponentStats.Type
 
@@ -108,6 +118,35 @@ export type StatusEvent = typeof StatusEvent.Type
 
 export const ComponentEvent = Schema.Union([OutputEvent, StatusEvent])
 export type ComponentEvent = typeof ComponentEvent.Type
+
+/** The environment variable that carries a run's id into every process the run starts. */
+export const runIdVariable = "MAIKIT_RUN_ID"
+
+/** A run as a recorder hears of it. */
+export interface RunInfo {
+  readonly pid: number
+  /** Random, per run; also in the environment of the run's processes (`runIdVariable`). */
+  readonly runId: string
+  /** Epoch milliseconds of the spawn. */
+  readonly startedAt: number
+}
+
+/** Told of each spawned run once it exists and once its whole tree is gone. Failures are the recorder's to log. */
+export interface RunRecorder {
+  readonly started: (run: RunInfo) => Effect.Effect<void>
+  readonly ended: (run: RunInfo) => Effect.Effect<void>
+}
+
+/** A process a killed MaiKit left running, identified beyond doubt (pid and start time) by whoever found it. */
+export interface Survivor extends RunInfo {
+  /** Its start time in clock ticks after boot, which tells it from a later process given the same pid. */
+  readonly startTicks: number
+  /** The processes of its run found with it, including any that left its session; stop sweeps them too. */
+  readonly members: ReadonlyArray<ProcessTree.ProcessInfo>
+}
+
+/** What an adopted component's status says while it runs. */
+export const adoptedMessage = "adopted: output not available until restart"
 
 export interface BackoffOptions {
   readonly initialMs: number
@@ -152,6 +191,7 @@ export interface Spec {
    * setsid() and whose parent then crashed cannot be told apart from any other process. Default 2000 ms.
    */
   readonly treeScanMs?: number | undefined
+  readonly recorder?: RunRecorder | undefined
 }
 
 export const defaults = {
@@ -175,6 +215,8 @@ const outputBatchBytes = 64 * 1024
 const killSettleMs = 2_000
 /** Liveness re-check period while waiting for a tree to exit (PM2 uses 100 ms). */
 const pollMs = 50
+/** How often an adopted process, which sends no exit event, is looked for in the process table. */
+const adoptedPollMs = 500
 
 export interface Subscription {
   /** The ring's content at the moment of subscribing; `events` continues exactly after it. */
@@ -191,6 +233,11 @@ export interface ComponentProcess {
   readonly awaitStatus: (predicate: (status: ComponentStatus) => boolean) => Effect.Effect<ComponentStatus>
   /** Spawns the process (no-op if it is already up; skips the wait when backing off) and returns once it exists. */
   readonly start: Effect.Effect<void, ComponentSpawnError>
+  /**
+   * Takes over a survivor of a killed MaiKit as this component's current run. Returns `false`, changing nothing,
+   * when the component already runs (the caller must then stop the survivor: never two copies).
+   */
+  readonly adopt: (survivor: Survivor) => Effect.Effect<boolean>
   /** Stops the process and its whole tree; returns once they are gone. */
   readonly stop: Effect.Effect<void>
   readonly restart: Effect.Effect<void, ComponentSpawnError>
@@ -206,8 +253,10 @@ export interface ComponentProcess {
 }
 
 interface Run {
-  readonly pty: Pty.IPty
+  /** `undefined` for an adopted process: its terminal belonged to the MaiKit that died. */
+  readonly pty: Pty.IPty | undefined
   readonly pid: number
+  readonly runId: string
   readonly startedAt: number
   readonly exited: Deferred.Deferred<ExitInfo>
   ended: boolean
@@ -352,17 +401,19 @@ export const make = Effect.fnUntraced(function*(
   }
 
   const spawn = (module: typeof Pty): Run => {
+    const runId = Crypto.randomUUID()
     const pty = module.spawn(spec.file, [...(spec.args ?? [])], {
       name: "xterm-256color",
       cols,
       rows,
       cwd: spec.cwd,
-      env,
+      env: { ...env, [runIdVariable]: runId },
       encoding: null
     })
     const run: Run = {
       pty,
       pid: pty.pid,
+      runId,
       startedAt: Date.now(),
       exited: Deferred.makeUnsafe<ExitInfo>(),
       ended: false,
@@ -453,7 +504,8 @@ export const make = Effect.fnUntraced(function*(
     Effect.gen(function*() {
       const deadline = Date.now() + withinMs
       while (true) {
-        const live = run.ended ? yield* liveMembers(run, known) : undefined
+        // An adopted leader is not our child, so no exit event says it is gone: the snapshot does.
+        const live = run.ended || run.pty === undefined ? yield* liveMembers(run, known) : undefined
         if (live !== undefined && live.length === 0) return true
         if (Date.now() >= deadline) return false
         yield* Effect.sleep(pollMs)
@@ -465,7 +517,7 @@ export const make = Effect.fnUntraced(function*(
     Effect.gen(function*() {
       if (!run.ended) transition("stopping", { pid: run.pid })
       const known = yield* liveMembers(run, run.known)
-      if (!run.ended && isWindows) run.pty.write("\x03")
+      if (!run.ended && isWindows) run.pty?.write("\x03")
       else if (!ProcessTree.sendSignal(-run.pid, stopSignal) && !run.ended) ProcessTree.sendSignal(run.pid, stopSignal)
       for (const info of known) if (info.pgid !== run.pid) ProcessTree.sendSignal(info.pid, stopSignal)
       if (yield* awaitGone(run, known, stopGraceMs)) return
@@ -475,25 +527,65 @@ export const make = Effect.fnUntraced(function*(
       )
       for (const info of survivors) ProcessTree.sendSignal(info.pid, "SIGKILL")
       ProcessTree.sendSignal(-run.pid, "SIGKILL")
-      if (!run.ended) run.pty.kill(isWindows ? undefined : "SIGKILL")
+      if (!run.ended && run.pty !== undefined) run.pty.kill(isWindows ? undefined : "SIGKILL")
       yield* awaitGone(run, known, killSettleMs)
     })
 
-  const runOnce = (spawned: Deferred.Deferred<void, ComponentSpawnError>) =>
-    Effect.scoped(Effect.gen(function*() {
-      const pty = yield* preflight
-      const run = yield* Effect.acquireRelease(
+  const infoOf = (run: Run): RunInfo => ({ pid: run.pid, runId: run.runId, startedAt: run.startedAt })
+
+  const acquire = (survivor: Survivor | undefined): Effect.Effect<Run, ComponentSpawnError> =>
+    survivor !== undefined
+      ? Effect.sync((): Run => ({
+        pty: undefined,
+        pid: survivor.pid,
+        runId: survivor.runId,
+        startedAt: survivor.startedAt,
+        exited: Deferred.makeUnsafe<ExitInfo>(),
+        ended: false,
+        paused: false,
+        known: survivor.members
+      }))
+      : Effect.flatMap(preflight, (pty) =>
         Effect.try({
           try: () => spawn(pty),
           catch: (cause) => new ComponentSpawnError({ component: name, message: `cannot spawn ${spec.file}: ${String(cause)}` })
-        }),
-        terminate
+        }))
+
+  /** An adopted process is not MaiKit's child, so no exit event comes: the process table says when it is gone. */
+  const watchAdopted = (run: Run, startTicks: number) =>
+    Effect.gen(function*() {
+      while (true) {
+        yield* Effect.sleep(adoptedPollMs)
+        const snapshot = yield* Effect.option(tree.snapshot)
+        if (Option.isNone(snapshot)) continue
+        const leader = snapshot.value.find((info) => info.pid === run.pid)
+        if (leader !== undefined && !leader.zombie && leader.startTicks === startTicks) continue
+        const at = Date.now()
+        run.ended = true
+        finishedRuntimeMs += at - run.startedAt
+        lastExit = { code: -1, signal: null, at }
+        Deferred.doneUnsafe(run.exited, Effect.succeed(lastExit))
+        return
+      }
+    })
+
+  const runOnce = (spawned: Deferred.Deferred<void, ComponentSpawnError>, survivor: Survivor | undefined) =>
+    Effect.scoped(Effect.gen(function*() {
+      const run = yield* Effect.acquireRelease(
+        acquire(survivor),
+        (acquired) => Effect.andThen(terminate(acquired), spec.recorder?.ended(infoOf(acquired)) ?? Effect.void)
       )
       current = run
-      startCount++
       lastStartTime = run.startedAt
       cpuBaseline = undefined
-      transition("starting", { pid: run.pid })
+      if (survivor === undefined) {
+        startCount++
+        transition("starting", { pid: run.pid })
+        if (spec.recorder !== undefined) yield* spec.recorder.started(infoOf(run))
+      } else {
+        transition("running", { pid: run.pid, message: adoptedMessage })
+        yield* Effect.forkScoped(watchAdopted(run, survivor.startTicks))
+      }
       Deferred.doneUnsafe(spawned, Effect.void)
       if (treeScanMs > 0) {
         yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
@@ -501,11 +593,9 @@ export const make = Effect.fnUntraced(function*(
           run.known = yield* liveMembers(run, run.known)
         })))
       }
-      if (startMs === 0) {
-        transition("running", { pid: run.pid })
-      } else if (Option.isNone(yield* Effect.timeoutOption(Deferred.await(run.exited), startMs))) {
-        transition("running", { pid: run.pid })
-      }
+      const reachedRunning = survivor === undefined &&
+        (startMs === 0 || Option.isNone(yield* Effect.timeoutOption(Deferred.await(run.exited), startMs)))
+      if (reachedRunning) transition("running", { pid: run.pid })
       return yield* Deferred.await(run.exited)
     }))
 
@@ -514,11 +604,14 @@ export const make = Effect.fnUntraced(function*(
     return Math.round(Math.min(backoff.maxMs, base * (1 + backoff.jitter * (2 * random - 1))))
   })
 
-  const supervise = (spawned: Deferred.Deferred<void, ComponentSpawnError>) =>
+  const supervise = (spawned: Deferred.Deferred<void, ComponentSpawnError>, survivor?: Survivor) =>
     Effect.gen(function*() {
+      let adopting = survivor
       while (true) {
         recentStarts.push(Date.now())
-        const result = yield* Effect.result(runOnce(spawned))
+        const result = yield* Effect.result(runOnce(spawned, adopting))
+        const adopted = adopting !== undefined
+        adopting = undefined
         current = undefined
         if (Result.isFailure(result)) {
           transition("errored", { message: result.failure.message })
@@ -528,8 +621,13 @@ export const make = Effect.fnUntraced(function*(
         const exit = result.success
         const uptimeMs = exit.at - (lastStartTime ?? exit.at)
         if (uptimeMs >= backoff.resetAfterMs) attempt = 0
-        const failed = exit.code !== 0 || exit.signal !== null
-        const how = exit.signal === null ? `exited with code ${exit.code}` : `was killed by ${exit.signal}`
+        // An adopted process's exit status is unknown; counting it as a failure lets `on-failure` restart it.
+        const failed = adopted || exit.code !== 0 || exit.signal !== null
+        const how = adopted
+          ? "ended (adopted: exit status unknown)"
+          : exit.signal === null
+          ? `exited with code ${exit.code}`
+          : `was killed by ${exit.signal}`
         if (policy === "no" || (policy === "on-failure" && !failed)) {
           transition(failed ? "errored" : "stopped", { message: `process ${how}; restart policy "${policy}"` })
           return
@@ -575,6 +673,20 @@ export const make = Effect.fnUntraced(function*(
     runner = yield* Effect.forkIn(supervise(spawned), scope)
     yield* Deferred.await(spawned)
   })
+
+  const adoptUnlocked = (survivor: Survivor) =>
+    Effect.gen(function*() {
+      if (isSupervising()) return false
+      recentStarts = []
+      attempt = 0
+      const adopted = Deferred.makeUnsafe<void, ComponentSpawnError>()
+      runner = yield* Effect.forkIn(supervise(adopted, survivor), scope)
+      yield* Effect.ignore(Deferred.await(adopted))
+      yield* Effect.logWarning(`adopted pid ${survivor.pid}, left running by a MaiKit that was killed`).pipe(
+        Effect.annotateLogs({ component: name })
+      )
+      return true
+    })
 
   yield* Effect.addFinalizer(() =>
     lock.withPermit(stopUnlocked).pipe(Effect.ensuring(Effect.sync(() => {
@@ -631,7 +743,8 @@ export const make = Effect.fnUntraced(function*(
       uptimeSeconds: uptimeMs / 1000,
       cpuPercent,
       memoryBytes,
-      processCount
+      processCount,
+      message: status.message
     } satisfies ComponentStats
   })
 
@@ -664,6 +777,7 @@ export const make = Effect.fnUntraced(function*(
     status: Effect.sync(() => status),
     awaitStatus,
     start: lock.withPermit(startUnlocked),
+    adopt: (survivor) => lock.withPermit(adoptUnlocked(survivor)),
     stop: lock.withPermit(stopUnlocked),
     restart: lock.withPermit(Effect.andThen(stopUnlocked, startUnlocked)),
     write: (data) =>
@@ -674,6 +788,15 @@ export const make = Effect.fnUntraced(function*(
             new ComponentNotRunning({ component: name, state: status.state, message: `${name} is ${status.state}` })
           )
         }
+        if (run.pty === undefined) {
+          return Effect.fail(
+            new ComponentNotRunning({
+              component: name,
+              state: status.state,
+              message: `${name} was adopted from a MaiKit that was killed; its terminal is gone until it restarts`
+            })
+          )
+        }
         run.pty.write(typeof data === "string" ? data : Buffer.from(data))
         return Effect.void
       }),
@@ -682,7 +805,7 @@ export const make = Effect.fnUntraced(function*(
         cols = Math.max(1, Math.floor(newCols))
         rows = Math.max(1, Math.floor(newRows))
         const run = current
-        if (run !== undefined && !run.ended) {
+        if (run?.pty !== undefined && !run.ended) {
           try {
             run.pty.resize(cols, rows)
           } catch {

@@ -12,22 +12,39 @@
  *   `errored` if any component gave up, else `crashed` while one backs off before a restart, else `stopping`,
  *   `starting`, `running` (at least one running, none failing), `stopped`. A run (`recordStart` /
  *   `recordStop`) spans from the first component coming up to the last one going down, crash restarts included.
- * - At start-up every instance is reconciled to `stopped`: no process outlives the supervisor that ran it (its
- *   scope stops every tree, and a PTY whose master closes hangs up its session), so a `running` row can only be
- *   left over from a MaiKit that was killed.
+ * - Every spawned component's process is recorded in the registry (pid, group, session, start time, boot id,
+ *   run id, and this MaiKit process as its owner) until its tree is gone, Linux only. A MaiKit that was killed
+ *   (`kill -9`, a crash) leaves those records behind, and a bot that ignores the PTY's hang-up keeps running
+ *   with its children. At start-up the supervisor finds them (`internal/survivors.ts`) and applies the
+ *   `orphans` rule: `stop` (default) sends the stop signal to their group and members and SIGKILLs what is left
+ *   after the grace — MaiKit cannot reattach a PTY, and a bot whose terminal nobody can see or type into is
+ *   worse than a clean restart; `adopt` takes a survivor whose leader lives over as the component's run
+ *   (`running`, "adopted: output not available until restart", stop works). Processes of a run whose leader
+ *   died are always stopped. Every start looks again, for its instance, so a supervisor that did not reconcile
+ *   (a CLI command) never runs a second copy; a component that another live MaiKit process runs is not started.
+ *   Then every instance without a live process is reconciled to `stopped`.
+ * - `start` answers once every component is `running` (alive past its start window), or as soon as one fails
+ *   during the start — exits before its start window (it then backs off and retries per its restart policy),
+ *   gives up or cannot be spawned — with the reason; a healthy instance is answered as soon as it runs, so the
+ *   wait is the start windows of its waves (about 1 s each), never `startWaitMs` unless a wave is slow.
  * - An instance's processes exist from its first start or attach until it is removed or the supervisor
  *   closes, so a terminal attached to a stopped component sees it start. When a start finds every component
  *   down and the stored commands (or a venv that appeared since) resolve differently, the processes are
  *   rebuilt; attached terminals then see their stream end and attach again.
- * - `remove` deletes folders only when MaiKit created them (`owns_path`) or the caller asks for it; MaiKit's
- *   own history folder always goes.
+ * - `remove` deletes folders only when MaiKit created them (`owns_path`) or the caller asks for it, and then only
+ *   folders the instance owns (`internal/deletionPlan.ts`: never MaiKit's data folder or anything in it, the
+ *   home folder, a root, a parent of the instance, another instance's folder or a path through a symbolic link);
+ *   MaiKit's own history folder always goes.
  */
 import { Cause, Context, Effect, Exit, Fiber, Layer, Option, Schema, Scope, Semaphore, Stream } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ComponentGroup from "./ComponentGroup.ts"
 import * as ComponentProcess from "./ComponentProcess.ts"
+import * as DeletionPlan from "./internal/deletionPlan.ts"
+import * as Procfs from "./internal/procfs.ts"
+import * as Registration from "./internal/registration.ts"
+import * as Survivors from "./internal/survivors.ts"
 import * as InstanceRegistry from "./InstanceRegistry.ts"
 import type { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 import {
@@ -36,7 +53,7 @@ import {
   InstanceRuntimeError,
   InstanceStartFailed
 } from "./InstanceSupervisorError.ts"
-import { MaikitConfig } from "../platform/MaikitConfig.ts"
+import { MaikitConfig, type OrphanRule } from "../platform/MaikitConfig.ts"
 import type * as OutputHistory from "./OutputHistory.ts"
 import * as ProcessTree from "./ProcessTree.ts"
 import type { ComponentNotRunning, HistoryError, SubscriberOverflow } from "./SupervisorError.ts"
@@ -71,30 +88,10 @@ export const InstanceCounts = Schema.Struct({
 })
 export type InstanceCounts = typeof InstanceCounts.Type
 
-/** A service of an instance being registered (the original's `ServiceInstallConfig`). */
-export interface ServiceRequest {
-  readonly name: string
-  readonly path: string
-  readonly port: number
-  /** Command line, e.g. `python main.py`. */
-  readonly command: string
-}
-
-/** Registering an existing MaiBot folder (the original's `/instances/add`). */
-export interface AddRequest {
-  readonly name: string
-  readonly version: string
-  readonly installPath: string
-  readonly port: number
-  readonly host?: string | undefined
-  readonly token?: string | undefined
-  /** With `adapterPath`: "separate-path mode", where the instance lives in `maibotPath`, which needs a `bot.py`. */
-  readonly maibotPath?: string | null | undefined
-  readonly adapterPath?: string | null | undefined
-  readonly services: ReadonlyArray<ServiceRequest>
-  /** For every component. Default `on-failure`. */
-  readonly restartPolicy?: ComponentProcess.RestartPolicy | undefined
-}
+/** Registering an existing MaiBot folder: the registry's request schema, bounded field by field. */
+export const AddRequest = InstanceRegistry.AddRequest
+export type AddRequest = InstanceRegistry.AddRequest
+export type ServiceRequest = InstanceRegistry.ServiceRequest
 
 export interface StartOutcome {
   readonly instance: InstanceRegistry.Instance
@@ -113,6 +110,12 @@ export interface RemoveResult {
   readonly instance: InstanceRegistry.Instance
   readonly deleted: ReadonlyArray<string>
   readonly failed: ReadonlyArray<{ readonly path: string; readonly message: string }>
+  /**
+   * Folders that were asked for (or owned) but are not the instance's to delete: MaiKit's data folder or anything
+   * in it, the home folder, a root, a parent of the instance, another instance's folder, or a path through a
+   * symbolic link (`internal/deletionPlan.ts`).
+   */
+  readonly refused: ReadonlyArray<{ readonly path: string; readonly reason: string }>
   /** Folders left alone because MaiKit did not create them and deletion was not asked for. */
   readonly kept: ReadonlyArray<string>
 }
@@ -158,6 +161,8 @@ export interface Options {
   /** Events an attached terminal may have queued before it is dropped. Default 1024. */
   readonly subscriberCapacity?: number | undefined
   readonly treeScanMs?: number | undefined
+  /** What to do with processes a killed MaiKit left running. Default: the configuration's `orphans` (`stop`). */
+  readonly orphans?: OrphanRule | undefined
 }
 
 export const defaults = {
@@ -183,8 +188,6 @@ const isAdapter = (name: string): boolean => name.endsWith("-ada") || name === "
 export const dependenciesOf = (name: string, names: ReadonlyArray<string>): ReadonlyArray<string> =>
   isAdapter(name) ? names.filter((other) => other === "main") : name === "napcat" ? names.filter(isAdapter) : []
 
-const componentName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-
 /** The instance status for a set of component states, worst first. */
 export const aggregate = (states: ReadonlyArray<ComponentProcess.ComponentState>): InstanceRegistry.InstanceStatus => {
   if (states.includes("errored")) return "errored"
@@ -209,25 +212,9 @@ const idleStats = (name: string): ComponentProcess.ComponentStats => ({
   uptimeSeconds: 0,
   cpuPercent: null,
   memoryBytes: null,
-  processCount: 0
+  processCount: 0,
+  message: null
 })
-
-type PathKind = "directory" | "other" | "missing"
-
-const kindOf = (path: string): PathKind => {
-  try {
-    return Fs.statSync(path).isDirectory() ? "directory" : "other"
-  } catch {
-    return "missing"
-  }
-}
-
-const nonEmpty = (value: string | null | undefined): value is string => value !== undefined && value !== null && value !== ""
-
-const isInside = (child: string, parent: string): boolean => {
-  const relative = Path.relative(parent, child)
-  return relative === "" || (!relative.startsWith("..") && !Path.isAbsolute(relative))
-}
 
 interface Resolved {
   readonly component: InstanceRegistry.Component
@@ -269,8 +256,6 @@ const fingerprintOf = (resolved: ReadonlyArray<Resolved>): string =>
 
 const startFailed = (instance: InstanceRegistry.Instance, message: string) =>
   new InstanceStartFailed({ instanceId: instance.id, name: instance.name, message })
-
-const invalid = (field: string, message: string) => Effect.fail(new InstanceRequestInvalid({ field, message }))
 
 interface Runtime {
   readonly id: string
@@ -335,6 +320,32 @@ export class InstanceSupervisor extends Context.Service<InstanceSupervisor, {
     Layer.effect(InstanceSupervisor, make(options)).pipe(Layer.provide(ProcessTree.ProcessTree.layer))
 }
 
+/**
+ * This process as the owner of the runs it records, and the boot it runs in; `undefined` where `/proc` cannot tell
+ * (not Linux), and then nothing is recorded.
+ */
+const ownIdentity = () => {
+  if (process.platform !== "linux") return undefined
+  const stat = Procfs.readStat(process.pid)
+  const bootId = Procfs.bootId()
+  return stat === undefined || bootId === undefined ? undefined : { pid: process.pid, startTicks: stat.startTicks, bootId }
+}
+
+/** A component that failed during a start begun at `since`: it exited before its start window and backs off. */
+const firstCrash = (components: ReadonlyArray<ComponentProcess.ComponentProcess>, since: number) =>
+  Effect.raceAll(components.map((component) =>
+    component.awaitStatus((status) => status.state === "backing-off" && status.since >= since)
+  ))
+
+const crashReason = (status: ComponentProcess.ComponentStatus) =>
+  `${status.name} crashed while starting (${status.message ?? "exited"}); ` +
+  `restarting in ${status.restartDelayMs ?? 0} ms per its restart policy`
+
+const describeFound = (found: ReadonlyArray<Survivors.Found>) =>
+  found.map((entry) =>
+    `${entry.record.instance_id}/${entry.record.component} (pid ${entry.members.map((member) => member.pid).join(", ")})`
+  ).join("; ")
+
 /** Builds the supervisor in the current scope, reconciling the registry first; closing the scope stops everything. */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const registry = yield* InstanceRegistry.InstanceRegistry
@@ -346,10 +357,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const runtimes = new Map<string, Runtime>()
   const locks = new Map<string, Semaphore.Semaphore>()
 
-  const reconciled = options.reconcile === false ? [] : yield* registry.reconcile
-  if (reconciled.length > 0) {
-    yield* Effect.logWarning(`${reconciled.length} instance(s) were left active by a previous run; now stopped`)
-  }
+  const stopGraceMs = options.stopGraceMs ?? defaults.stopGraceMs
+  const orphans = options.orphans ?? config.orphans
+  const self = ownIdentity()
 
   const withLock = (id: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
     let lock = locks.get(id)
@@ -378,6 +388,38 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       )
     )
 
+  /** Keeps the registry's record of each run of a component for as long as its tree lives. */
+  const recorderFor = (instanceId: string, component: string): ComponentProcess.RunRecorder | undefined => {
+    if (self === undefined) return undefined
+    const logged = (what: string) =>
+      Effect.catch((error: InstanceRegistryError) =>
+        Effect.logWarning(`cannot ${what} the process of ${component}: ${error.message}`).pipe(
+          Effect.annotateLogs({ instance: instanceId })
+        )
+      )
+    return {
+      started: (run) =>
+        Effect.suspend(() => {
+          const stat = Procfs.readStat(run.pid)
+          // node-pty makes the child a session leader, so its pid is also its group's and its session's id.
+          return stat === undefined ? Effect.void : registry.recordProcess({
+            instance_id: instanceId,
+            component,
+            pid: run.pid,
+            pgid: run.pid,
+            sid: run.pid,
+            start_ticks: stat.startTicks,
+            boot_id: self.bootId,
+            run_id: run.runId,
+            started_at: run.startedAt,
+            owner_pid: self.pid,
+            owner_start_ticks: self.startTicks
+          })
+        }).pipe(logged("record")),
+      ended: (run) => registry.forgetProcess(instanceId, component, run.pid).pipe(logged("forget"))
+    }
+  }
+
   const watch = (runtime: Runtime, component: ComponentProcess.ComponentProcess) =>
     Effect.gen(function*() {
       let last = yield* component.status
@@ -402,9 +444,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           backoff: options.backoff,
           crashLoop: options.crashLoop,
           startSeconds: options.startSeconds ?? defaults.startSeconds,
-          stopGraceMs: options.stopGraceMs ?? defaults.stopGraceMs,
+          stopGraceMs,
           subscriberCapacity: options.subscriberCapacity,
           treeScanMs: options.treeScanMs,
+          recorder: recorderFor(instance.id, entry.component.name),
           history: {
             directory: Path.join(historyRoot, instance.id, encodeURIComponent(entry.component.name)),
             maxFileBytes: options.history?.maxFileBytes,
@@ -474,19 +517,106 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       yield* sync(runtime)
     })
 
+  /** Takes a survivor over as its component's run; `false` if it cannot be (the caller then stops it). */
+  const adopt = (found: Survivors.Found) =>
+    Effect.gen(function*() {
+      const instance = yield* registry.get(found.record.instance_id).pipe(Effect.option)
+      if (Option.isNone(instance)) return false
+      const runtime = yield* ensure(instance.value, false).pipe(Effect.option)
+      const component = Option.isNone(runtime) ? undefined : runtime.value.byName.get(found.record.component)
+      if (Option.isNone(runtime) || component === undefined) return false
+      const adopted = yield* component.adopt({
+        pid: found.record.pid,
+        runId: found.record.run_id,
+        startedAt: found.record.started_at,
+        startTicks: found.record.start_ticks,
+        members: found.members
+      })
+      if (!adopted) return false
+      // Ours from now on: a later look (a start, a stop) must not take it for an orphan again.
+      if (self !== undefined) {
+        yield* registry.recordProcess({ ...found.record, owner_pid: self.pid, owner_start_ticks: self.startTicks }).pipe(
+          Effect.catch((error) => Effect.logWarning(`cannot record the adoption of pid ${found.record.pid}: ${error.message}`))
+        )
+      }
+      yield* sync(runtime.value)
+      return true
+    })
+
+  /**
+   * Deals with what a killed MaiKit left of the instance `only` (or of every instance) by `rule`, and tells which
+   * instances now run adopted processes and which records another live MaiKit process owns.
+   */
+  const claim = (only: string | undefined, rule: OrphanRule) =>
+    Effect.gen(function*() {
+      const none = { adopted: [] as Array<string>, foreign: [] as Array<InstanceRegistry.ProcessRecord> }
+      if (self === undefined) return none
+      const records = (yield* registry.processes).filter((record) => only === undefined || record.instance_id === only)
+      if (records.length === 0) return none
+      const snapshot = yield* Effect.option(tree.snapshot)
+      if (Option.isNone(snapshot)) {
+        yield* Effect.logWarning("cannot read the process table; processes left by a killed MaiKit are not checked")
+        return none
+      }
+      const { survivors, gone, owned } = Survivors.classify(records, snapshot.value, self.bootId)
+      for (const record of gone) yield* registry.forgetProcess(record.instance_id, record.component, record.pid)
+      const toStop: Array<Survivors.Found> = []
+      const adopted: Array<string> = []
+      for (const found of survivors) {
+        if (rule === "adopt" && found.leader !== undefined && (yield* adopt(found))) adopted.push(found.record.instance_id)
+        else toStop.push(found)
+      }
+      if (toStop.length > 0) {
+        yield* Effect.logWarning(`stopping processes a killed MaiKit left running: ${describeFound(toStop)}`)
+        const stubborn = yield* Survivors.stop(toStop, ComponentProcess.defaults.stopSignal, stopGraceMs).pipe(
+          Effect.provideService(ProcessTree.ProcessTree, tree)
+        )
+        const left = new Set(stubborn.map((member) => member.pid))
+        if (left.size > 0) yield* Effect.logError(`could not end pid ${[...left].join(", ")}; will try again`)
+        for (const found of toStop) {
+          if (found.members.some((member) => left.has(member.pid))) continue
+          yield* registry.forgetProcess(found.record.instance_id, found.record.component, found.record.pid)
+        }
+      }
+      return { adopted, foreign: owned.filter((record) => record.owner_pid !== self.pid) }
+    })
+
+  /** Before a start: handles what a killed MaiKit left, and refuses to start beside another live MaiKit. */
+  const claimForStart = (instance: InstanceRegistry.Instance, component?: string) =>
+    Effect.gen(function*() {
+      const { foreign } = yield* claim(instance.id, orphans)
+      const taken = foreign.find((record) => component === undefined || record.component === component)
+      if (taken !== undefined) {
+        return yield* startFailed(
+          instance,
+          `${taken.component} is already run by another MaiKit process (pid ${taken.owner_pid}); not starting a second copy`
+        )
+      }
+    })
+
   const startUnlocked = (instance: InstanceRegistry.Instance) =>
     Effect.gen(function*() {
+      yield* claimForStart(instance)
       const runtime = yield* ensure(instance, true)
       const previous = runtime.starting
       if (previous !== undefined) yield* Fiber.interrupt(previous)
+      const since = Date.now()
       const fiber = yield* Effect.forkIn(runtime.group.start, runtime.scope)
       runtime.starting = fiber
-      const exit = yield* Effect.timeoutOption(Fiber.await(fiber), startWaitMs)
+      const settled = yield* Effect.timeoutOption(
+        Effect.raceFirst(
+          Effect.map(Fiber.await(fiber), (exit) => ({ _tag: "Done" as const, exit })),
+          Effect.map(firstCrash(runtime.components, since), (status) => ({ _tag: "Crashed" as const, status }))
+        ),
+        startWaitMs
+      )
       yield* sync(runtime)
       const current = yield* registry.get(instance.id)
-      if (Option.isNone(exit)) return { instance: current, component: undefined, state: "starting" } satisfies StartOutcome
-      if (Exit.isSuccess(exit.value)) return { instance: current, component: undefined, state: "running" } satisfies StartOutcome
-      const reason = Option.match(Cause.findErrorOption(exit.value.cause), {
+      if (Option.isNone(settled)) return { instance: current, component: undefined, state: "starting" } satisfies StartOutcome
+      if (settled.value._tag === "Crashed") return yield* startFailed(instance, crashReason(settled.value.status))
+      const exit = settled.value.exit
+      if (Exit.isSuccess(exit)) return { instance: current, component: undefined, state: "running" } satisfies StartOutcome
+      const reason = Option.match(Cause.findErrorOption(exit.cause), {
         onNone: () => "启动被中断",
         onSome: (error) => error.message
       })
@@ -499,6 +629,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     withLock(id)(Effect.gen(function*() {
       const instance = yield* registry.get(id)
       const name = resolveComponentName(instance.components.map((component) => component.name), requested)
+      if (name !== undefined) yield* claimForStart(instance, name)
       const runtime = yield* ensure(instance, true)
       const component = name === undefined ? undefined : runtime.byName.get(name)
       if (component === undefined) {
@@ -508,16 +639,19 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           message: `实例 ${instance.name} 没有 ${requested} 服务`
         })
       }
+      const since = Date.now()
       yield* Effect.mapError(component.start, (error) => startFailed(instance, error.message))
       const settled = yield* Effect.timeoutOption(
         component.awaitStatus((status) =>
-          status.state === "running" || status.state === "errored" || status.state === "stopped"
+          status.state === "running" || status.state === "errored" || status.state === "stopped" ||
+          (status.state === "backing-off" && status.since >= since)
         ),
         startWaitMs
       )
       yield* sync(runtime)
       const current = yield* registry.get(id)
       if (Option.isNone(settled)) return { instance: current, component: component.name, state: "starting" } satisfies StartOutcome
+      if (settled.value.state === "backing-off") return yield* startFailed(instance, crashReason(settled.value))
       if (settled.value.state !== "running") {
         const reason = settled.value.message === null ? "" : `: ${settled.value.message}`
         return yield* startFailed(instance, `${component.name} did not start (${settled.value.state}${reason})`)
@@ -530,6 +664,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       yield* registry.get(id)
       const runtime = runtimes.get(id)
       if (runtime !== undefined) yield* stopRuntime(runtime)
+      // A stop leaves nothing: also what a killed MaiKit left of the instance, if nobody has dealt with it yet.
+      yield* claim(id, "stop")
       return yield* registry.get(id)
     }))
 
@@ -541,26 +677,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       return yield* startUnlocked(yield* registry.get(instance.id))
     }))
 
-  /** Folders to delete, outermost first, never a filesystem root, the home folder or anything holding MaiKit's data. */
-  const deletionPlan = (instance: InstanceRegistry.Instance) => {
-    const candidates = [...new Set([instance.path, ...instance.components.map((component) => component.path)])]
-      .map((path) => Path.resolve(path))
-      .toSorted((a, b) => a.length - b.length)
-    const protectedPaths = [Path.resolve(config.dataDir), historyRoot, process.cwd()]
-    const plan: Array<{ readonly path: string; readonly refusal: string | undefined }> = []
-    for (const path of candidates) {
-      if (plan.some((entry) => isInside(path, entry.path))) continue
-      if (kindOf(path) !== "directory") continue
-      const refusal = path === Path.parse(path).root || path === Os.homedir()
-        ? "拒绝删除根目录或主目录"
-        : protectedPaths.some((kept) => isInside(kept, path))
-        ? "拒绝删除包含 MaiKit 数据或工作目录的文件夹"
-        : undefined
-      plan.push({ path, refusal })
-    }
-    return plan
-  }
-
   const remove = (id: string, removeOptions: RemoveOptions = {}) =>
     withLock(id)(Effect.gen(function*() {
       const instance = yield* registry.get(id)
@@ -569,20 +685,27 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         yield* stopRuntime(runtime)
         yield* close(runtime)
       }
+      yield* claim(id, "stop")
       yield* registry.remove(id)
       locks.delete(id)
       yield* Effect.sync(() => Fs.rmSync(Path.join(historyRoot, id), { recursive: true, force: true })).pipe(
         Effect.catchDefect((cause) => Effect.logWarning(`cannot delete the history of ${id}: ${String(cause)}`))
       )
-      const plan = deletionPlan(instance)
+      const others = (yield* registry.list).map((other) => ({
+        name: other.name,
+        paths: [other.path, ...other.components.map((component) => component.path)]
+      }))
+      const plan = DeletionPlan.plan(instance, { dataDir: config.dataDir, historyRoot, others })
       if (!(instance.owns_path || removeOptions.deleteFiles === true)) {
-        return { instance, deleted: [], failed: [], kept: plan.map((entry) => entry.path) } satisfies RemoveResult
+        return { instance, deleted: [], failed: [], refused: [], kept: plan.map((entry) => entry.path) } satisfies RemoveResult
       }
       const deleted: Array<string> = []
       const failed: Array<{ readonly path: string; readonly message: string }> = []
+      const refused: Array<{ readonly path: string; readonly reason: string }> = []
       for (const entry of plan) {
         if (entry.refusal !== undefined) {
-          failed.push({ path: entry.path, message: entry.refusal })
+          refused.push({ path: entry.path, reason: entry.refusal })
+          yield* Effect.logWarning(`refused to delete ${entry.path} with instance ${instance.id}: ${entry.refusal}`)
           continue
         }
         const error = yield* Effect.sync(() => {
@@ -596,7 +719,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         if (error === undefined) deleted.push(entry.path)
         else failed.push({ path: entry.path, message: error })
       }
-      return { instance, deleted, failed, kept: [] } satisfies RemoveResult
+      return { instance, deleted, failed, refused, kept: [] } satisfies RemoveResult
     }))
 
   const view = (instance: InstanceRegistry.Instance) =>
@@ -657,81 +780,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       } satisfies Terminal
     })
 
-  const add = Effect.fnUntraced(function*(request: AddRequest) {
-    const name = request.name.trim()
-    if (name === "") return yield* invalid("instance_name", "实例名称不能为空")
-    if (!Number.isInteger(request.port) || request.port < 1 || request.port > 65535) {
-      return yield* invalid("port", `端口无效: ${request.port}（应为 1–65535 的整数）`)
-    }
-    const checkDirectory = (field: string, path: string, missing: string, notDirectory: string) => {
-      const kind = kindOf(path)
-      return kind === "missing"
-        ? invalid(field, `${missing}: ${path}`)
-        : kind === "other"
-        ? invalid(field, `${notDirectory}: ${path}`)
-        : Effect.void
-    }
-    let root: string
-    if (nonEmpty(request.maibotPath) && nonEmpty(request.adapterPath)) {
-      yield* checkDirectory("maibot_path", request.maibotPath, "指定的MaiBot路径不存在", "指定的MaiBot路径不是目录")
-      yield* checkDirectory("adapter_path", request.adapterPath, "指定的适配器路径不存在", "指定的适配器路径不是目录")
-      const botFile = Path.join(request.maibotPath, "bot.py")
-      if (kindOf(botFile) !== "other") return yield* invalid("maibot_path", `MaiBot路径中未找到bot.py文件: ${botFile}`)
-      root = request.maibotPath
-    } else {
-      yield* checkDirectory("install_path", request.installPath, "指定的安装路径不存在", "指定的安装路径不是目录")
-      root = request.installPath
-    }
-    const seen = new Set<string>(["main"])
-    for (const service of request.services) {
-      if (!componentName.test(service.name)) return yield* invalid("install_services", `服务名称无效: '${service.name}'`)
-      if (seen.has(service.name)) return yield* invalid("install_services", `服务名称重复或保留: ${service.name}`)
-      seen.add(service.name)
-      yield* checkDirectory(
-        "install_services",
-        service.path,
-        `服务 ${service.name} 的路径不存在`,
-        `服务 ${service.name} 的路径不是目录`
-      )
-      if (!Number.isInteger(service.port) || service.port < 1 || service.port > 65535) {
-        return yield* invalid("install_services", `服务 ${service.name} 的端口无效: ${service.port}`)
-      }
-      yield* VenvCommand.split(service.command).pipe(
-        Effect.catch((error) => invalid("install_services", `服务 ${service.name} 的启动命令无效: ${error.message}`))
-      )
-    }
-    const restartPolicy = request.restartPolicy ?? "on-failure"
-    const path = Path.resolve(root)
-    return yield* registry.add({
-      name,
-      version: request.version,
-      path,
-      host: request.host ?? "localhost",
-      port: request.port,
-      token: request.token ?? "",
-      ownsPath: false,
-      components: [
-        {
-          name: "main",
-          kind: "main",
-          path,
-          port: request.port,
-          command: "python bot.py",
-          env: {},
-          restart_policy: restartPolicy
-        },
-        ...request.services.map((service) => ({
-          name: service.name,
-          kind: "service" as const,
-          path: Path.resolve(service.path),
-          port: service.port,
-          command: service.command,
-          env: {},
-          restart_policy: restartPolicy
-        }))
-      ]
-    })
-  })
+  const add = (request: AddRequest) => Effect.flatMap(Registration.check(request), registry.add)
 
   yield* Effect.addFinalizer(() =>
     Effect.forEach(
@@ -740,6 +789,17 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       { concurrency: "unbounded", discard: true }
     )
   )
+
+  if (options.reconcile !== false) {
+    const claimed = yield* claim(undefined, orphans)
+    const reconciled = yield* registry.reconcile([
+      ...claimed.adopted,
+      ...claimed.foreign.map((record) => record.instance_id)
+    ])
+    if (reconciled.length > 0) {
+      yield* Effect.logWarning(`${reconciled.length} instance(s) were left active by a previous run; now stopped`)
+    }
+  }
 
   return InstanceSupervisor.of({
     list: Effect.flatMap(registry.list, (instances) => Effect.forEach(instances, view)),

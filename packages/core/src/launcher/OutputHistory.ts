@@ -6,10 +6,13 @@
  *
  * A file record is a `<epoch ms> <byte length>\n` header, the raw bytes and `\n`, so the hot path neither
  * escapes nor re-encodes anything and the file reads like the terminal did.
+ *
+ * A terminal shows whatever the bot prints, secrets included: the files are created 0600 in folders created 0700,
+ * and files of an earlier run found readable by others are tightened when the history opens, with a log line.
  */
 import { Effect, Schema, Scope } from "effect"
-import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as PrivateFiles from "../platform/PrivateFiles.ts"
 import { type ByteRecord, HistoryFile } from "./internal/historyFile.ts"
 import { RecordRing } from "./internal/recordRing.ts"
 import { HistoryError } from "./SupervisorError.ts"
@@ -79,18 +82,22 @@ export const make = Effect.fnUntraced(function*(
 ): Effect.fn.Return<OutputHistory, HistoryError, Scope.Scope> {
   const path = Path.resolve(options.directory, options.fileName ?? defaults.fileName)
   const onWriteError = options.onWriteError
+  const maxFiles = Math.max(1, options.maxFiles ?? defaults.maxFiles)
+  yield* Effect.try({
+    try: () => PrivateFiles.makeDirectorySync(Path.dirname(path)),
+    catch: (cause) => new HistoryError({ path, message: `cannot create the history folder: ${String(cause)}` })
+  })
+  yield* PrivateFiles.tighten([path, ...Array.from({ length: maxFiles }, (_, i) => `${path}.${i + 1}`)])
   const file = yield* Effect.acquireRelease(
     Effect.try({
-      try: () => {
-        Fs.mkdirSync(Path.dirname(path), { recursive: true })
-        return new HistoryFile({
+      try: () =>
+        new HistoryFile({
           path,
           maxFileBytes: Math.max(1, options.maxFileBytes ?? defaults.maxFileBytes),
-          maxFiles: Math.max(1, options.maxFiles ?? defaults.maxFiles),
+          maxFiles,
           highWaterBytes: Math.max(1, options.highWaterBytes ?? defaults.highWaterBytes),
           onError: (message) => onWriteError?.(new HistoryError({ path, message }))
-        })
-      },
+        }),
       catch: (cause) => new HistoryError({ path, message: `cannot open history: ${String(cause)}` })
     }),
     (opened) => Effect.promise(() => opened.close())

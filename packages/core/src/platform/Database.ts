@@ -3,15 +3,19 @@
  * service sees only `SqlClient.SqlClient`. Each service owns its tables and brings its own migrations,
  * recorded in its own `maikit_migrations_<service>` table, so services compose in any order and one
  * service's history never blocks another's.
+ *
+ * The database holds secrets, so its file is created 0600 before SQLite opens it, and SQLite gives the
+ * `-wal` and `-shm` files it creates later the main file's mode; folders it creates are 0700, and a looser
+ * database (or, for `layer`, data folder) found at start is tightened with a log line (`PrivateFiles`).
  */
 import { Effect, Layer } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Migrator from "effect/sql/Migrator"
 import * as SqlClient from "effect/sql/SqlClient"
-import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { DatabaseMigrationError, DatabaseOpenError } from "./DatabaseError.ts"
 import { MaikitConfig } from "./MaikitConfig.ts"
+import * as PrivateFiles from "./PrivateFiles.ts"
 import * as SqliteClient from "./SqliteClient.ts"
 
 export { DatabaseMigrationError, DatabaseOpenError } from "./DatabaseError.ts"
@@ -21,23 +25,41 @@ export const busyTimeout = 5000
 
 export type Services = SqliteClient.SqliteClient | SqlClient.SqlClient
 
-/** Opens (creating its directory and file if needed) the database at `filename`. */
+/** The files SQLite keeps for a database: the file itself, its WAL, shared memory and rollback journal. */
+export const filesOf = (filename: string): ReadonlyArray<string> =>
+  [filename, `${filename}-wal`, `${filename}-shm`, `${filename}-journal`]
+
+const isMemory = (filename: string): boolean => filename.trim() === "" || filename.trim() === ":memory:"
+
+/**
+ * Opens (creating its directory 0700 and its file 0600 if needed) the database at `filename`; existing files of
+ * the database readable by others are tightened to 0600 first.
+ */
 export const layerFile = (filename: string): Layer.Layer<Services, DatabaseOpenError> =>
   Layer.effectContext(
     Effect.gen(function*() {
-      yield* Effect.try({
-        try: () => Fs.mkdirSync(Path.dirname(filename), { recursive: true }),
-        catch: (cause) => DatabaseOpenError.of(filename, cause)
-      })
+      if (!isMemory(filename)) {
+        const created = yield* Effect.try({
+          try: () => {
+            PrivateFiles.makeDirectorySync(Path.dirname(filename))
+            return PrivateFiles.createFileSync(filename)
+          },
+          catch: (cause) => DatabaseOpenError.of(filename, cause)
+        })
+        if (!created) yield* PrivateFiles.tighten(filesOf(filename))
+      }
       return yield* SqliteClient.make({ filename, walMode: true, busyTimeout }).pipe(
         Effect.mapError((cause) => DatabaseOpenError.of(filename, cause))
       )
     })
   ).pipe(Layer.provide(Reactivity.layer))
 
-/** The database in the configured data directory. */
+/** The database in the configured data directory, which is MaiKit's own and so kept 0700 too. */
 export const layer: Layer.Layer<Services, DatabaseOpenError, MaikitConfig> = Layer.unwrap(
-  Effect.map(Effect.service(MaikitConfig), (config) => layerFile(Path.join(config.dataDir, fileName)))
+  Effect.map(Effect.service(MaikitConfig), (config) =>
+    Layer.effectDiscard(PrivateFiles.tighten([config.dataDir])).pipe(
+      Layer.provideMerge(layerFile(Path.join(config.dataDir, fileName)))
+    ))
 )
 
 /**

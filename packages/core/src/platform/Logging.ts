@@ -2,12 +2,15 @@
  * Logging for MaiKit processes: Effect's logger writes human-readable lines to the console and JSON or logfmt
  * lines to `<directory>/<fileName>`. Lines are buffered and appended in batches; the first write after local
  * midnight renames the file to `<fileName>.YYYY-MM-DD` (the day it covers) and starts a fresh one, and rotated
- * files older than `retentionDays` are deleted. Only names of exactly that shape are ever deleted.
+ * files older than `retentionDays` are deleted. Only names of exactly that shape are ever deleted. Log files are
+ * created 0600 (and a folder the logger creates 0700); ones found readable by others are tightened, with a line
+ * saying so. An existing folder keeps its mode: it may be a shared one such as `/tmp`.
  */
 import { Clock, Console, DateTime, Duration, Effect, Layer, Logger, References, Schema } from "effect"
 import type { LogLevel, Scope } from "effect"
 import * as RotatingLogFile from "./internal/rotatingLogFile.ts"
 import { LoggingError } from "./LoggingError.ts"
+import * as PrivateFiles from "./PrivateFiles.ts"
 
 export { LoggingError } from "./LoggingError.ts"
 
@@ -63,6 +66,11 @@ export const fileLogger: (options: Options) => Effect.Effect<Logger.Logger<unkno
       now: yield* Clock.currentTimeMillis,
       onError: report
     })
+    if (file.tightened.length > 0) {
+      yield* Effect.logWarning(
+        `tightened permissions of log files: ${file.tightened.map(PrivateFiles.describe).join(", ")}`
+      )
+    }
     const format = options.format === "logfmt" ? Logger.formatLogFmt : Logger.formatJson
     const entries = Logger.make((entry): RotatingLogFile.Entry => ({
       time: entry.date.getTime(),

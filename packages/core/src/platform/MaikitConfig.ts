@@ -28,6 +28,15 @@ const effectLogLevels: Record<LogLevelName, LogLevel.LogLevel> = {
 /** The Effect log level for a configured level name. */
 export const toLogLevel = (name: LogLevelName): LogLevel.LogLevel => effectLogLevels[name]
 
+/**
+ * What a MaiKit that starts does with a component's processes that a killed MaiKit left running: `stop` them (the
+ * stop signal to their group, then SIGKILL after the grace; the default, since nobody can see or type into a
+ * terminal MaiKit no longer holds) or `adopt` them (shown `running`, without output until their next restart;
+ * stop works on them). Never two copies of one component either way.
+ */
+export const OrphanRule = Schema.Literals(["stop", "adopt"])
+export type OrphanRule = typeof OrphanRule.Type
+
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
@@ -101,6 +110,8 @@ export interface Settings {
   readonly python: Option.Option<string>
   /** Earlier versions kept per bot config file when MaiKit edits it. */
   readonly configVersions: number
+  /** What to do at start with processes a killed MaiKit left running. Default `stop`. */
+  readonly orphans: OrphanRule
 }
 
 /** What callers may override explicitly, e.g. from `maikit serve --port 8080`. */
@@ -205,6 +216,13 @@ const keys: ReadonlyArray<KeySpec> = [
     env: "MAIKIT_CONFIG_VERSIONS",
     schema: PositiveInt,
     fromString: asNumber
+  },
+  {
+    key: "orphans",
+    toml: "orphans",
+    env: "MAIKIT_ORPHANS",
+    schema: OrphanRule,
+    fromString: (raw) => raw.trim().toLowerCase()
   }
 ]
 
@@ -432,7 +450,8 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
     napcatSha256: optionOf(resolved.napcatSha256),
     catalogTtlSeconds: (resolved.catalogTtlSeconds as number | undefined) ?? deployDefaults.catalogTtlSeconds,
     python: optionOf(resolved.python),
-    configVersions: (resolved.configVersions as number | undefined) ?? defaultConfigVersions
+    configVersions: (resolved.configVersions as number | undefined) ?? defaultConfigVersions,
+    orphans: (resolved.orphans as OrphanRule | undefined) ?? "stop"
   }
   yield* requireTokenBeyondLoopback(settings)
   return settings
@@ -488,6 +507,7 @@ export class MaikitConfig extends Context.Service<MaikitConfig, Settings>()("@ma
       allowedOrigins: defaultAllowedOrigins,
       ...deployDefaults,
       configVersions: defaultConfigVersions,
+      orphans: "stop",
       ...settings
     })
 }

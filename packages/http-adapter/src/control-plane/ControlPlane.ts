@@ -496,6 +496,7 @@ export const SystemHandlers = HttpApiBuilder.group(
   Effect.fn(function*(handlers) {
     const store = yield* TenantStore.TenantStore
     const catalog = yield* SystemCatalog.SystemCatalog
+    const auth = yield* ApiKeyAuth.ApiKeyAuth
     return handlers
       .handle("systemModels", () =>
         envelope(Effect.map(catalog.models, (models) =>
@@ -514,6 +515,7 @@ export const SystemHandlers = HttpApiBuilder.group(
           const started = yield* Clock.currentTimeMillis
           const probe = yield* store.probe.pipe(Effect.timeout("3 seconds"), Effect.result)
           const finished = yield* Clock.currentTimeMillis
+          const pendingUses = yield* auth.pendingUsage
           const healthy = probe._tag === "Success"
           const body = {
             status: healthy ? "healthy" : "unhealthy",
@@ -524,6 +526,11 @@ export const SystemHandlers = HttpApiBuilder.group(
               backend: store.backend,
               latency_ms: healthy ? finished - started : null,
               error: probe._tag === "Failure" ? probe.failure.message : null
+            },
+            api_key_usage: {
+              pending: pendingUses,
+              flush_interval_ms: auth.usageFlush.intervalMs,
+              flush_max_pending: auth.usageFlush.maxPending
             }
           }
           return healthy

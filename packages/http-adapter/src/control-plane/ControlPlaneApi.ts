@@ -110,6 +110,15 @@ export const Health = Schema.Struct({
     backend: Schema.String,
     latency_ms: Schema.NullOr(Schema.Number),
     error: Schema.NullOr(Schema.String)
+  }),
+  /**
+   * MaiKit: API key uses counted in memory and not yet written (a crash would lose them; a graceful stop writes
+   * them). Written once `flush_max_pending` are waiting, and at least every `flush_interval_ms`.
+   */
+  api_key_usage: Schema.Struct({
+    pending: Schema.Int,
+    flush_interval_ms: Schema.Int,
+    flush_max_pending: Schema.Int
   })
 }).annotate({ identifier: "ControlPlaneHealth" })
 

@@ -157,7 +157,8 @@ const componentDetail = (stats: ComponentProcess.ComponentStats) => ({
   start_count: stats.startCount,
   restart_count: stats.restartCount,
   total_runtime_seconds: stats.totalRuntimeSeconds,
-  last_start_time: stats.lastStartTime === null ? null : new Date(stats.lastStartTime).toISOString()
+  last_start_time: stats.lastStartTime === null ? null : new Date(stats.lastStartTime).toISOString(),
+  message: stats.message
 })
 
 const notFound = (error: { readonly id: string }) => Effect.succeed(detail(404, `未找到实例 ${error.id}`))
@@ -180,6 +181,11 @@ const deletionMessage = (result: InstanceSupervisor.RemoveResult) => {
   if (result.failed.length > 0) {
     message += `，但 ${result.failed.length} 个文件夹删除失败: ${
       result.failed.map((entry) => `${entry.path} (${entry.message})`).join(", ")
+    }`
+  }
+  if (result.refused.length > 0) {
+    message += `；${result.refused.length} 个文件夹不属于该实例，拒绝删除: ${
+      result.refused.map((entry) => `${entry.path} (${entry.reason})`).join(", ")
     }`
   }
   if (result.kept.length > 0) message += `；文件夹不是 MaiKit 创建的，已保留（删除请加 ?delete_files=true）`

@@ -189,27 +189,38 @@ export const DeployResponse = Schema.Struct({
   instance_id: Schema.NullOr(Schema.String)
 })
 
-/** One service of `/instances/add`: every field required, as the original's `ServiceInstallConfig`. */
+/**
+ * One service of `/instances/add`: every field required, as the original's `ServiceInstallConfig`, and bounded by
+ * the registry's field schemas (`InstanceRegistry.limits`).
+ */
 export const ServiceInstallConfig = Schema.Struct({
-  name: Schema.String,
-  path: Schema.String,
-  port: Schema.Int,
-  run_cmd: Schema.String
+  name: InstanceRegistry.ServiceName,
+  path: InstanceRegistry.FolderPath,
+  port: InstanceRegistry.Port,
+  run_cmd: InstanceRegistry.CommandLine
 })
 
-/** `/instances/add`'s body (the original's instance_api `DeployRequest`); unknown keys are ignored. */
+/**
+ * `/instances/add`'s body (the original's instance_api `DeployRequest`); unknown keys are ignored. Unlike the
+ * original, every field is bounded and printable (no control characters, no lone surrogates) and an empty path is
+ * refused, with a 422 naming the field; paths must then be existing directories (400, the original's messages).
+ */
 export const AddInstanceRequest = Schema.Struct({
-  instance_name: Schema.String,
-  install_services: Schema.Array(ServiceInstallConfig),
-  install_path: Schema.String,
-  port: Schema.Int,
-  version: Schema.String,
-  maibot_path: Schema.optional(Schema.NullOr(Schema.String)),
-  adapter_path: Schema.optional(Schema.NullOr(Schema.String)),
+  instance_name: InstanceRegistry.InstanceName,
+  install_services: Schema.Array(ServiceInstallConfig).check(
+    Schema.isMaxLength(InstanceRegistry.limits.services, {
+      message: `must list at most ${InstanceRegistry.limits.services} services`
+    })
+  ),
+  install_path: InstanceRegistry.FolderPath,
+  port: InstanceRegistry.Port,
+  version: InstanceRegistry.VersionLabel,
+  maibot_path: Schema.optional(Schema.NullOr(InstanceRegistry.FolderPath)),
+  adapter_path: Schema.optional(Schema.NullOr(InstanceRegistry.FolderPath)),
   /** Accepted and ignored, as by the original. */
-  qq_number: Schema.optional(Schema.NullOr(Schema.String)),
-  host: Schema.optional(Schema.NullOr(Schema.String)),
-  token: Schema.optional(Schema.NullOr(Schema.String)),
+  qq_number: Schema.optional(Schema.NullOr(Schema.String.check(Schema.isMaxLength(64)))),
+  host: Schema.optional(Schema.NullOr(InstanceRegistry.HostName)),
+  token: Schema.optional(Schema.NullOr(InstanceRegistry.AccessToken)),
   /** MaiKit: the restart policy of every component (default `on-failure`). */
   restart_policy: Schema.optional(ComponentProcess.RestartPolicy)
 })
@@ -228,7 +239,12 @@ export const ComponentStatsDetail = Schema.Struct({
   restart_count: Schema.Int,
   total_runtime_seconds: Schema.Number,
   /** ISO 8601 UTC of the latest spawn. */
-  last_start_time: Schema.NullOr(Schema.String)
+  last_start_time: Schema.NullOr(Schema.String),
+  /**
+   * Why the component is `errored` or backing off; for a process taken over from a MaiKit that was killed,
+   * "adopted: output not available until restart".
+   */
+  message: Schema.NullOr(Schema.String)
 })
 
 export const InstanceStatusResponse = Schema.Struct({

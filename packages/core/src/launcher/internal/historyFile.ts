@@ -1,4 +1,5 @@
 import * as Fs from "node:fs"
+import * as PrivateFiles from "../../platform/PrivateFiles.ts"
 
 export interface ByteRecord {
   readonly timestamp: number
@@ -91,7 +92,7 @@ export class HistoryFile {
 
   constructor(options: HistoryFileOptions) {
     this.options = options
-    this.fd = Fs.openSync(options.path, "a+")
+    this.fd = PrivateFiles.openSync(options.path, "a+")
     this.size = Fs.fstatSync(this.fd).size
     // A previous run that died mid-write left a partial record; start the next one on a fresh line.
     if (this.size > 0) {
@@ -268,7 +269,7 @@ export class HistoryFile {
 
   private reopen(): number | undefined {
     try {
-      this.fd = Fs.openSync(this.options.path, "a")
+      this.fd = PrivateFiles.openSync(this.options.path, "a")
       this.size = Fs.fstatSync(this.fd).size
       return this.fd
     } catch (cause) {

@@ -85,3 +85,36 @@ export const readAll = (): Array<ProcStat> => {
   }
   return out
 }
+
+/** One process's `/proc/<pid>/stat`, or `undefined` if it is gone (or this is not Linux). */
+export const readStat = (pid: number): ProcStat | undefined => {
+  try {
+    return parseStat(Fs.readFileSync(`/proc/${pid}/stat`, "latin1"))
+  } catch {
+    return undefined
+  }
+}
+
+/** This boot's id: start ticks are counted from boot, so they only identify a process within one boot. */
+export const bootId = (): string | undefined => {
+  try {
+    return Fs.readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim()
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A variable of the environment a process started with; `undefined` when it has none or it cannot be read
+ * (another user's process, or gone), so a caller deciding whether to signal a process errs on leaving it alone.
+ */
+export const environmentValue = (pid: number, name: string): string | undefined => {
+  let text: string
+  try {
+    text = Fs.readFileSync(`/proc/${pid}/environ`, "latin1")
+  } catch {
+    return undefined
+  }
+  const prefix = `${name}=`
+  return text.split("\0").find((entry) => entry.startsWith(prefix))?.slice(prefix.length)
+}

@@ -2,6 +2,7 @@ import { DateTime, Effect, Option, Predicate } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { LoggingError } from "../LoggingError.ts"
+import * as PrivateFiles from "../PrivateFiles.ts"
 
 export interface Entry {
   readonly time: number
@@ -10,6 +11,8 @@ export interface Entry {
 
 export interface RotatingLogFile {
   readonly append: (entries: ReadonlyArray<Entry>) => Effect.Effect<void, LoggingError>
+  /** Log files found readable by others when the file was set up, now 0600. */
+  readonly tightened: ReadonlyArray<PrivateFiles.Tightened>
 }
 
 export interface Options {
@@ -91,9 +94,24 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     yield* io(path, "delete", () => Fs.unlink(path))
   })
 
-  const write = (text: string) => io(path, "write", () => Fs.appendFile(path, text, "utf8"))
+  // Logs hold secrets now and then (a URL with a password, a device's config): a file this writer creates is
+  // 0600 whatever the umask. `created` goes back to false when a rotation moves the live file away.
+  let created = false
+  const write = (text: string) =>
+    io(path, "write", async () => {
+      if (!created) {
+        PrivateFiles.createFileSync(path)
+        created = true
+      }
+      await Fs.appendFile(path, text, "utf8")
+    })
 
-  yield* io(directory, "create", () => Fs.mkdir(directory, { recursive: true }))
+  yield* io(directory, "create", async () => PrivateFiles.makeDirectorySync(directory))
+  const tightened = yield* io(directory, "secure", async () => {
+    const names = await Fs.readdir(directory)
+    const logs = names.filter((name) => name === fileName || rotatedDay(fileName, name) !== undefined)
+    return logs.flatMap((name) => PrivateFiles.tightenSync(Path.join(directory, name)) ?? [])
+  })
   const existing = yield* io(path, "stat", () => ignoreMissing(Fs.stat(path)))
   // A file left by an earlier run covers the day it was last written, so its mtime decides its rotation.
   let period: Period | undefined = existing !== undefined && existing.size > 0 ? periodOf(existing.mtimeMs) : undefined
@@ -112,6 +130,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         const previous = period.day
         period = periodOf(entry.time)
         yield* rotate(previous).pipe(Effect.catch(onError))
+        created = false
         yield* prune(entry.time).pipe(Effect.catch(onError))
       }
       chunk += `${entry.line}\n`
@@ -119,5 +138,5 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     if (chunk !== "") yield* write(chunk)
   })
 
-  return { append } satisfies RotatingLogFile
+  return { append, tightened } satisfies RotatingLogFile
 })
