@@ -24,6 +24,8 @@ import * as Http from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import * as ApiFamily from "./ApiFamily.ts"
+import * as Console from "./console/Console.ts"
+import * as ConsoleSession from "./console/ConsoleSession.ts"
 import { classify } from "./internal/errorResponses.ts"
 import * as FastLane from "./internal/fastLane.ts"
 import { homePage } from "./internal/homePage.ts"
@@ -62,6 +64,11 @@ export interface Options<Families extends ReadonlyArray<ApiFamily.ApiFamily<unkn
    * request. Default true; false sends every request through the application.
    */
   readonly fastLane?: boolean
+  /**
+   * Serve the web console (`@maikit/console`) at `/console/`, and send browsers there from `/`. `true` serves the
+   * installed build; `{ directory }` another one. Default off.
+   */
+  readonly console?: boolean | Console.Options | undefined
 }
 
 /** The services the families of `Options` need from the host. */
@@ -118,7 +125,8 @@ const presentedToken = (
   const header = headers["x-maikit-token"]
   if (typeof header === "string") return header
   const query = url.indexOf("?")
-  return query === -1 ? undefined : new URLSearchParams(url.slice(query + 1)).get("token") ?? undefined
+  const fromQuery = query === -1 ? undefined : new URLSearchParams(url.slice(query + 1)).get("token") ?? undefined
+  return fromQuery ?? ConsoleSession.tokenOf(headers)
 }
 
 const constantTimeEquals = (a: string, b: string): boolean => {
@@ -215,11 +223,13 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
   const maxBodySize = ByteSize.bytes(limit)
   const token = accessTokenOf(options)
   const title = options.title ?? "MaiKit API"
+  const console = options.console === true ? {} : options.console === false ? undefined : options.console
   const table = RouteTable.fromApis(families.map((family) => family.api), [
     { method: "GET", path: "/" },
     { method: "GET", path: "/docs" },
     { method: "GET", path: "/openapi.json" },
-    ...mounts.flatMap((mount) => mount.paths)
+    ...mounts.flatMap((mount) => mount.paths),
+    ...(console === undefined ? [] : Console.paths)
   ])
   const checksToken = (path: string) => mounts.some((mount) => mount.checksToken?.(path) === true)
   const fallback = families[0]?.errors
@@ -256,6 +266,7 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
   const unauthorized = (request: HttpServerRequest.HttpServerRequest) => {
     const path = pathOf(request.url)
     if (Option.isNone(token) || publicPaths.has(path) || checksToken(path)) return undefined
+    if (console !== undefined && Console.isPublic(path)) return undefined
     const presented = presentedToken(request.headers, request.url)
     if (presented !== undefined && constantTimeEquals(presented, token.value)) return undefined
     const errors = errorsFor(path) ?? fallback
@@ -287,7 +298,7 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
 
   const middleware = HttpRouter.middleware(guarded, { global: true })
 
-  const page = HttpServerResponse.html(homePage(title, families.map((f) => f.name)))
+  const page = console === undefined ? HttpServerResponse.html(homePage(title, families.map((f) => f.name))) : Console.home
   const root = families.find((family) => family.root !== undefined)?.root
   // Browsers ask for HTML and get the home page; API clients get the JSON of the family that claims `/`.
   const home = HttpRouter.add(
@@ -305,7 +316,15 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
     docs(families, title),
     middleware,
     ...families.map((family) => family.routes),
-    ...mounts.map((mount) => mount.routes)
+    ...mounts.map((mount) => mount.routes),
+    ...(console === undefined ? [] : [Console.routes(console, {
+      title,
+      families,
+      mounts: mounts.flatMap((mount) => mount.paths),
+      tokenRequired: Option.isSome(token),
+      matches: (presented) => Option.isSome(token) && constantTimeEquals(presented, token.value),
+      presented: (request) => presentedToken(request.headers, request.url)
+    })])
   ) as Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families> | MountsR>
 }
 

@@ -161,7 +161,8 @@ export const layer = (options: Options = {}) =>
         families: [StatusRelay.family],
         maxBodyBytes: 64 * 1024,
         accessToken: token,
-        title: "MaiKit light relay"
+        title: "MaiKit light relay",
+        console: true
       }),
       { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: true } }
     ).pipe(
