@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process"
 import * as Path from "node:path"
 import { here } from "./harness.ts"
 
-const benchmarks = ["http-server", "sqlite-driver", "control-plane", "status-relay", "supervisor"]
+const benchmarks = ["http-server", "sqlite-driver", "control-plane", "status-relay", "supervisor", "console"]
 const selected = process.argv.slice(2).length > 0 ? process.argv.slice(2) : benchmarks
 
 let failed = 0

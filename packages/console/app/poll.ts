@@ -45,10 +45,9 @@ export const usePoll = <A>(load: () => Promise<A>, intervalMs: number): Polled<A
     if (document.visibilityState === "visible") void refresh()
   }
 
-  onMounted(() => {
-    void tick()
-    document.addEventListener("visibilitychange", onVisible)
-  })
+  // The first load starts with the component, before it is mounted.
+  void tick()
+  onMounted(() => document.addEventListener("visibilitychange", onVisible))
   onBeforeUnmount(() => {
     stopped = true
     clearTimeout(timer)
