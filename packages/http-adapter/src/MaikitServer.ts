@@ -298,16 +298,18 @@ export const routes = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<
 
   const middleware = HttpRouter.middleware(guarded, { global: true })
 
-  const page = console === undefined ? HttpServerResponse.html(homePage(title, families.map((f) => f.name))) : Console.home
+  const page = HttpServerResponse.html(homePage(title, families.map((f) => f.name)))
   const root = families.find((family) => family.root !== undefined)?.root
-  // Browsers ask for HTML and get the home page; API clients get the JSON of the family that claims `/`.
+  // Browsers ask for HTML and get the console (or the home page); API clients get the JSON of the family that
+  // claims `/`, or the home page when none does.
+  const browserPage = console === undefined ? page : Console.home
   const home = HttpRouter.add(
     "GET",
     "/",
-    root === undefined
+    root === undefined && console === undefined
       ? page
       : HttpServerRequest.HttpServerRequest.use((request) =>
-        (request.headers["accept"] ?? "").includes("text/html") ? Effect.succeed(page) : root
+        (request.headers["accept"] ?? "").includes("text/html") ? Effect.succeed(browserPage) : root ?? Effect.succeed(page)
       )
   )
 

@@ -93,6 +93,11 @@ describe("the web console's serving", () => {
       assert.strictEqual(svg.headers.get("content-type"), "image/svg+xml")
       assert.strictEqual(svg.headers.get("cache-control"), "no-cache")
 
+      // Other clients at `/` keep today's answer (here the home page: no family of this server claims `/`).
+      const plain = yield* call(`${url}/`, { headers: { accept: "application/json" } })
+      assert.strictEqual(plain.status, 200)
+      assert.include(plain.text, "/openapi.json")
+
       // API clients still get JSON, and the API is not shadowed.
       const health = yield* call(`${url}/api/v1/system/health`)
       assert.strictEqual(JSON.parse(health.text).status, "success")
