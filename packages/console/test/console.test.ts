@@ -3,7 +3,7 @@ import { Context, Effect, Layer } from "effect"
 import * as Path from "node:path"
 import type { BrowserContext, Page } from "playwright-core"
 import { botFolder } from "../../core/test/helpers/instances.ts"
-import { accessibilityViolations, browser, ensureBuilt, openPage, screenshot, serve, type Server } from "./support.ts"
+import { accessibilityViolations, browser, ensureBuilt, openPage, screenshot, serve, type Server, stop } from "./support.ts"
 
 class Env extends Context.Service<Env, { readonly server: Server; readonly context: BrowserContext }>()("test/ConsoleEnv") {}
 
@@ -68,7 +68,12 @@ layer(EnvLive, { timeout: 60_000, excludeTestServices: true })("the web console 
         await page.getByRole("textbox", { name: "发送一行命令" }).fill("hello from chromium")
         await page.getByRole("textbox", { name: "发送一行命令" }).press("Enter")
         await expect.poll(() => terminal.textContent(), visible).toContain("echo:hello from chromium")
+        // The terminal told the PTY its size: the bot prints it on SIGWINCH.
+        await expect.poll(() => terminal.textContent(), visible).toMatch(/size:\d+x\d+/)
         await check(page, errors, "03-terminal")
+        await page.getByRole("button", { name: "完整历史" }).click()
+        await page.getByRole("button", { name: "完整历史" }).waitFor(visible)
+        await expect.poll(() => terminal.textContent(), visible).toContain("echo:hello from chromium")
 
         // Keystrokes into xterm itself go to the PTY as well.
         await page.locator(".terminal-host .xterm-helper-textarea").focus()
@@ -165,4 +170,36 @@ layer(EnvLive, { timeout: 60_000, excludeTestServices: true })("the web console 
         await page.close()
       })
     }))
+
+  // Last: it restarts the server.
+  it.effect("a terminal comes back by itself after MaiKit restarts", () =>
+    Effect.gen(function*() {
+      const { server, context } = yield* Env
+      const { instances } = yield* Effect.promise(() =>
+        server.api("/api/v1/instances").then((response) => response.json() as Promise<{ instances: Array<{ id: string }> }>)
+      )
+      const id = instances[0]?.id ?? ""
+      const { page, errors } = yield* Effect.promise(() => openPage(context))
+      yield* Effect.promise(async () => {
+        await page.goto(`${server.url}/console/instances/${id}`)
+        await page.locator(".terminal-panel .socket-open").waitFor(visible)
+      })
+      yield* stop(server)
+      yield* Effect.promise(() => page.locator(".terminal-panel .socket-waiting").waitFor(visible))
+      const again = yield* serve({ port: Number(new URL(server.url).port), dataDir: server.dataDir })
+      yield* Effect.promise(async () => {
+        await again.api(`/api/v1/instance/${id}/start`)
+        const terminal = page.locator(".terminal-host .xterm-rows")
+        await page.locator(".terminal-panel .socket-open").waitFor({ timeout: 30_000 })
+        await expect.poll(() => terminal.textContent(), { timeout: 30_000 }).toContain("麦麦 MaiBot 启动")
+        // The page is in English since the previous test chose it (the choice is remembered).
+        await page.getByRole("textbox", { name: "Send a line" }).fill("after the restart")
+        await page.getByRole("textbox", { name: "Send a line" }).press("Enter")
+        await expect.poll(() => terminal.textContent(), visible).toContain("echo:after the restart")
+        // The page saw its server go away: the browser reports the failed reconnect attempts, nothing else.
+        assert.isTrue(errors.every((error) => error.includes("WebSocket") || error.includes("ERR_CONNECTION_REFUSED")), errors.join("\n"))
+        await screenshot(page, "13-terminal-reconnected")
+        await page.close()
+      })
+    }), 60_000)
 })

@@ -56,12 +56,15 @@ export interface Server {
   readonly api: (path: string, init?: RequestInit) => Promise<Response>
 }
 
-/** `maikit serve` on a free loopback port until the scope closes; its output goes to `<dataDir>/serve.log`. */
-export const serve = (options: { readonly token?: string } = {}) =>
+/**
+ * `maikit serve` on a free loopback port (or `port`) until the scope closes; its output goes to
+ * `<dataDir>/serve.log`.
+ */
+export const serve = (options: { readonly token?: string; readonly port?: number; readonly dataDir?: string } = {}) =>
   Effect.acquireRelease(
     Effect.promise(async (): Promise<Server> => {
-      const port = await freePort()
-      const dataDir = tempDir("data")
+      const port = options.port ?? await freePort()
+      const dataDir = options.dataDir ?? tempDir("data")
       const log = Fs.openSync(Path.join(dataDir, "serve.log"), "a")
       const args = ["--conditions=source", cliBin, "serve", "--port", String(port), "--data-dir", dataDir]
       if (options.token !== undefined) args.push("--token", options.token)
@@ -81,7 +84,11 @@ export const serve = (options: { readonly token?: string } = {}) =>
       }
       return { url, dataDir, token: options.token, child, api }
     }),
-    (server) =>
+    (server) => stop(server)
+  )
+
+/** Stops a server as Ctrl+C does (it says goodbye to its sockets and stops its instances). */
+export const stop = (server: Server) =>
       Effect.promise(() =>
         new Promise<void>((resolve) => {
           if (server.child.exitCode !== null) return resolve()
@@ -90,7 +97,6 @@ export const serve = (options: { readonly token?: string } = {}) =>
           setTimeout(() => server.child.kill("SIGKILL"), 8000).unref()
         })
       )
-  )
 
 /** Chromium with a fresh profile until the scope closes. */
 export const browser = (options: { readonly width?: number; readonly height?: number } = {}) =>
