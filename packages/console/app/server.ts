@@ -23,8 +23,13 @@ export const needsSignIn = computed(() =>
   signedOut.value || (info.value !== undefined && info.value.access.required && !info.value.access.signed_in)
 )
 
-/** Whether the server serves `route` (`"GET /api/v1/instances"`, path parameters as `:name`). */
-export const serves = (route: string) => info.value?.routes.includes(route) ?? false
+/** A route with its path parameters unnamed: `GET /api/v1/instance/:id/status` → `GET /api/v1/instance/:/status`. */
+const shape = (route: string) => route.replace(/\/:[^/]+/g, "/:")
+
+const served = computed(() => new Set((info.value?.routes ?? []).map(shape)))
+
+/** Whether the server serves `route` (`"GET /api/v1/instances"`; path parameters may have any name). */
+export const serves = (route: string) => served.value.has(shape(route))
 
 export const features = computed(() => ({
   metrics: serves("GET /api/v1/system/metrics"),

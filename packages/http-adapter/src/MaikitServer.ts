@@ -1,8 +1,9 @@
 /**
  * Composes any set of API families into one HTTP application: their routes, one OpenAPI document at
- * `/openapi.json`, Swagger UI at `/docs` (assets bundled, so it works offline), a small home page at `/`,
- * CORS for any origin, a body size limit, an optional access token, and error bodies in each family's own
- * shape for everything that fails before a handler answers. The same application can listen on its own
+ * `/openapi.json`, Swagger UI at `/docs` (assets bundled, so it works offline), a small home page at `/` (with
+ * the `console` option, browsers get the web console instead), CORS for any origin, a body size limit, an
+ * optional access token, and error bodies in each family's own shape for everything that fails before a
+ * handler answers. The same application can listen on its own
  * port (`layer`), or be mounted into a host's `node:http`, Express or Fastify server (`makeNodeHandler`,
  * `nodeHandler`) or any fetch-style runtime (`webHandler`). Node servers also answer the families' fast
  * routes (the relay's `POST /api/event`) before the application, for plain requests that succeed; every other

@@ -7,7 +7,7 @@
  * `MaikitServer` mounts it with the `console` option; these paths need no token (the sign-in page has to load).
  */
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, FileSystem, Layer, Option, Path, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApi } from "effect/http-api"
 import { MaikitVersion } from "@maikit/core/platform"
@@ -112,25 +112,35 @@ export const routes = (options: Options, server: Server): Layer.Layer<never, nev
   HttpRouter.use((router) =>
     Effect.gen(function*() {
       const directory = options.directory ?? ConsoleAssets.defaultDirectory()
-      const assets = directory === undefined
-        ? Option.none<ConsoleAssets.Assets>()
-        : yield* Effect.orElseSucceed(ConsoleAssets.load(directory), () => Option.none<ConsoleAssets.Assets>())
-      if (Option.isNone(assets)) {
-        yield* Effect.logWarning(`web console: no build in ${directory ?? "@maikit/console (not installed)"}; run pnpm build`)
-      }
+      // Read on the first request, not here: a Node server already listens while its routes are built, and a
+      // request that arrives before they are is never answered, so building them does no I/O.
+      const assets = yield* Effect.cached(
+        Effect.gen(function*() {
+          const loaded = directory === undefined
+            ? Option.none<ConsoleAssets.Assets>()
+            : yield* Effect.orElseSucceed(ConsoleAssets.load(directory), () => Option.none<ConsoleAssets.Assets>())
+          if (Option.isNone(loaded)) {
+            yield* Effect.logWarning(`web console: no build in ${directory ?? "@maikit/console (not installed)"}; run pnpm build`)
+          }
+          return loaded
+        }).pipe(
+          Effect.provideService(FileSystem.FileSystem, yield* FileSystem.FileSystem),
+          Effect.provideService(Path.Path, yield* Path.Path)
+        )
+      )
       const allRoutes = routeList(server)
       const version = MaikitVersion.current.version
 
       const file = (request: HttpServerRequest.HttpServerRequest) =>
-        Effect.sync(() => {
-          if (Option.isNone(assets)) return notBuilt(server.title)
+        Effect.map(assets, (built) => {
+          if (Option.isNone(built)) return notBuilt(server.title)
           const path = request.url.replace(/[?#].*$/, "")
           const name = path.length > entry.length ? decoded(path.slice(entry.length)) : ""
-          const asset = name === "" ? assets.value.index : assets.value.get(name)
+          const asset = name === "" ? built.value.index : built.value.get(name)
           if (asset !== undefined) return ConsoleAssets.respond(asset, request.headers)
           // A missing hashed file is a 404; any other path is one of the console's own routes.
           if (name.startsWith("assets/") || /\.[a-z0-9]+$/i.test(name)) return failure(404, "Not Found")
-          return ConsoleAssets.respond(assets.value.index, request.headers)
+          return ConsoleAssets.respond(built.value.index, request.headers)
         })
 
       const signedIn = (request: HttpServerRequest.HttpServerRequest) => {
