@@ -161,6 +161,14 @@ layer(EnvLive, { timeout: 60_000, excludeTestServices: true })("the web console 
         await check(page, errors, "09-phone-light", false)
 
         await page.setViewportSize({ width: 1280, height: 860 })
+        // The system's dark theme.
+        await page.emulateMedia({ colorScheme: "dark" })
+        await check(page, errors, "09b-dark-light")
+        await page.goto(`${server.url}/console/control-plane`)
+        await page.getByTestId("masked-key").first().waitFor(visible)
+        await check(page, errors, "09c-dark-control-plane")
+        await page.emulateMedia({ colorScheme: "light" })
+        await page.goto(`${server.url}/console/light`)
         await page.getByRole("button", { name: "Switch to English" }).click()
         await page.getByRole("heading", { name: "Status light", level: 1 }).waitFor(visible)
         assert.notMatch((await page.locator("main").textContent()) ?? "", /[状态灯会话事件]/, "no Chinese left in the page's own words")
