@@ -385,7 +385,7 @@ const en: Record<Key, string> = {
   "instances.crashLoop": "A component crashed again and again in a short time, so automatic restarts stopped. Check its terminal or log, then start it by hand.",
 
   "instance.gone": "This instance cannot be found; it may have been deleted.",
-  "instance.started": "started {count} times",
+  "instance.started": "starts: {count}",
   "instance.lastStart": "last start",
   "instance.terminal": "Terminal",
   "instance.logs": "Log",

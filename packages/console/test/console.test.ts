@@ -1,9 +1,12 @@
 import { assert, expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { BrowserContext, Page } from "playwright-core"
 import { botFolder } from "../../core/test/helpers/instances.ts"
 import { accessibilityViolations, browser, ensureBuilt, openPage, screenshot, serve, type Server, stop } from "./support.ts"
+
+const fixtures = Path.join(import.meta.dirname, "../../core/test/fixtures")
 
 class Env extends Context.Service<Env, { readonly server: Server; readonly context: BrowserContext }>()("test/ConsoleEnv") {}
 
@@ -175,6 +178,30 @@ layer(EnvLive, { timeout: 60_000, excludeTestServices: true })("the web console 
         await page.goto(`${server.url}/console/nowhere`)
         await page.getByRole("heading", { name: "No such page" }).waitFor(visible)
         await check(page, errors, "10-english-not-found")
+        await page.close()
+      })
+    }))
+
+  it.effect("a bot that keeps crashing shows as crashed, backing off, with its restarts counted", () =>
+    Effect.gen(function*() {
+      const { server, context } = yield* Env
+      const folder = botFolder()
+      Fs.copyFileSync(Path.join(fixtures, "exit.mjs"), Path.join(folder, "bot.py"))
+      yield* Effect.promise(async () => {
+        const added = await server.api("/api/v1/instances/add", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ instance_name: "crashy", install_path: folder, port: 8002, version: "0.7.0", install_services: [] })
+        }).then((response) => response.json() as Promise<{ instance_id: string }>)
+        const { page, errors } = await openPage(context)
+        await page.goto(`${server.url}/console/instances/${added.instance_id}`)
+        await page.getByRole("button", { name: "Start", exact: true }).click()
+        await page.locator(".page-head .badge[data-state=crashed]").waitFor(visible)
+        await page.getByText("A component crashed and is being restarted after a back-off delay.").waitFor(visible)
+        await expect.poll(async () => Number(await page.locator("tbody tr td").nth(5).textContent()), visible).toBeGreaterThan(0)
+        await check(page, errors, "12b-crashing")
+        await page.getByRole("button", { name: "Stop", exact: true }).click()
+        await page.locator(".page-head .badge[data-state=stopped]").waitFor(visible)
         await page.close()
       })
     }))
