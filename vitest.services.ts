@@ -1,6 +1,6 @@
 /**
- * The real services the tests use come from Debian's packages: an MQTT 5 broker (mosquitto), PostgreSQL and
- * Chromium (browser tests drive it headless).
+ * The real services the tests use come from Debian's packages: an MQTT 5 broker (mosquitto), PostgreSQL, and
+ * Chromium for the web console's end-to-end tests (with a CJK font, so that its screenshots are legible).
  * `pnpm test` provisions the ones a machine lacks before any test runs, so that the README's test command
  * passes on a fresh machine with only Node and corepack:
  * - as root, or with password-less sudo: `apt-get install` (what `.ci/run` used to do itself);
@@ -8,7 +8,8 @@
  *   needed: apt's lists live in a private directory) and unpacked under `node_modules/.cache`, and the tests
  *   are pointed at them (`MAIKIT_TEST_PACKAGE_ROOT`, `PATH`, `LD_LIBRARY_PATH`).
  * The tests themselves start private servers from these binaries, or use the ones named by
- * `MAIKIT_TEST_MOSQUITTO_URL` / `MAIKIT_TEST_DATABASE_URL`. `MAIKIT_TEST_NO_PROVISION=1` skips this step.
+ * `MAIKIT_TEST_MOSQUITTO_URL` / `MAIKIT_TEST_DATABASE_URL` (and a Chromium named by `MAIKIT_TEST_CHROMIUM`).
+ * `MAIKIT_TEST_NO_PROVISION=1` skips this step.
  */
 import { spawnSync, type SpawnSyncOptions } from "node:child_process"
 import * as Fs from "node:fs"
@@ -19,8 +20,8 @@ interface Requirement {
   readonly pkg: string
   /** Whether it is usable, looking under `root` ("/" for the system). */
   readonly present: (root: string) => boolean
-  /** Set when a running server (or, for a browser, an executable) is given instead, so the package is not needed. */
-  readonly serverVariable: string
+  /** Set when a running server (or a binary of one's own) is given instead, so the package is not needed. */
+  readonly serverVariable?: string
 }
 
 const isExecutable = (file: string) => {
@@ -58,6 +59,10 @@ const requirements: ReadonlyArray<Requirement> = [
     pkg: "chromium",
     serverVariable: "MAIKIT_TEST_CHROMIUM",
     present: (root) => chromiumIn(root) !== undefined
+  },
+  {
+    pkg: "fonts-wqy-microhei",
+    present: (root) => Fs.existsSync(Path.join(root, "usr/share/fonts/truetype/wqy/wqy-microhei.ttc"))
   }
 ]
 
@@ -144,7 +149,9 @@ export default function setup() {
   if (process.env["MAIKIT_TEST_NO_PROVISION"] === "1") return
   const cache = Path.join(import.meta.dirname, "node_modules/.cache/maikit-test-packages")
   const unpacked = Path.join(cache, "root")
-  const needed = requirements.filter((requirement) => (process.env[requirement.serverVariable] ?? "") === "")
+  const needed = requirements.filter((requirement) =>
+    requirement.serverVariable === undefined || (process.env[requirement.serverVariable] ?? "") === ""
+  )
   try {
     provision(needed, cache, unpacked)
   } finally {

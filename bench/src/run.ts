@@ -15,7 +15,8 @@ const benchmarks = [
   "deployer",
   "bot-database",
   "bot-config",
-  "cli-startup"
+  "cli-startup",
+  "console"
 ]
 const selected = process.argv.slice(2).length > 0 ? process.argv.slice(2) : benchmarks
 

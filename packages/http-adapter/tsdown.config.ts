@@ -6,7 +6,8 @@ export default defineConfig({
     "src/server.ts",
     "src/launcher/index.ts",
     "src/control-plane/index.ts",
-    "src/relay/index.ts"
+    "src/relay/index.ts",
+    "src/console/index.ts"
   ],
   format: "esm",
   platform: "node",

@@ -14,7 +14,7 @@ import { InstallLogSocket, LogSocket, TerminalSocket } from "@maikit/ws-adapter"
 const announce = Effect.gen(function*() {
   const config = yield* MaikitConfig.MaikitConfig
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`
-  yield* Effect.logInfo(`MaiKit listening on ${url} (docs at ${url}/docs, data in ${config.dataDir})`)
+  yield* Effect.logInfo(`MaiKit listening on ${url} (console at ${url}/console/, docs at ${url}/docs, data in ${config.dataDir})`)
 })
 
 /** The server, built from settings the caller has already resolved (or from `MaikitConfig.layer`). */
@@ -41,7 +41,8 @@ export const layerFromConfig = Layer.unwrap(Effect.gen(function*() {
     accessToken: config.accessToken,
     allowedHosts: config.allowedHosts,
     allowedOrigins: config.allowedOrigins,
-    title: "MaiKit"
+    title: "MaiKit",
+    console: true
   }).pipe(
     Layer.provide(Layer.mergeAll(
       SystemMetrics.SystemMetrics.layer,

@@ -75,6 +75,11 @@ describe("maikit light config", () => {
       }>
       assert.strictEqual(snapshot.data.code, "using_tool")
       assert.deepStrictEqual(snapshot.data.sessions.map((s) => [s.session_id, s.agent, s.label]), [["s7", "codex", "api"]])
+      // The relay serves the web console, which sees only the relay's family.
+      const page = yield* Effect.promise(() => fetch(`${url}/console/`).then((r) => r.headers.get("content-type")))
+      assert.include(page, "text/html")
+      const info = yield* Effect.promise(() => fetch(`${url}/api/console/info`).then((r) => r.json() as Promise<{ families: Array<string> }>))
+      assert.deepStrictEqual(info.families, ["status relay"])
       const refused = yield* Effect.flip(maikit("status", "busy", "--url", url, "--session", "bad\u0001id"))
       assert.include(String(refused.message ?? refused), "control characters")
       const unreachable = yield* Effect.flip(maikit("status", "busy", "--url", "http://127.0.0.1:9"))

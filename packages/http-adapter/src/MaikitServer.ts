@@ -1,9 +1,10 @@
 /**
  * Composes any set of API families into one HTTP application: their routes, one OpenAPI document at
- * `/openapi.json`, Swagger UI at `/docs` (assets bundled, so it works offline), a small home page at `/`,
- * a `Host` allow-list and origin rules against foreign web pages (`internal/browserPolicy.ts`), CORS for the
- * allowed origins, a body size limit, an optional access token, and error bodies in each family's own shape
- * for everything that fails before a handler answers. The same application can listen on its own
+ * `/openapi.json`, Swagger UI at `/docs` (assets bundled, so it works offline), a small home page at `/` (with
+ * the `console` option, browsers get the web console instead), a `Host` allow-list and origin rules against
+ * foreign web pages (`internal/browserPolicy.ts`), CORS for the allowed origins, a body size limit, an optional
+ * access token, and error bodies in each family's own shape for everything that fails before a handler answers.
+ * The same application can listen on its own
  * port (`layer`), or be mounted into a host's `node:http`, Express or Fastify server (`makeNodeHandler`,
  * `nodeHandler`) or any fetch-style runtime (`webHandler`). Node servers also answer the families' fast
  * routes (the relay's `POST /api/event`) before the application, for plain requests that succeed; every other
@@ -25,6 +26,8 @@ import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import * as ApiFamily from "./ApiFamily.ts"
 import * as BrowserPolicy from "./internal/browserPolicy.ts"
+import * as Console from "./console/Console.ts"
+import * as ConsoleSession from "./console/ConsoleSession.ts"
 import { classify } from "./internal/errorResponses.ts"
 import * as FastLane from "./internal/fastLane.ts"
 import { homePage } from "./internal/homePage.ts"
@@ -80,6 +83,11 @@ export interface Options<Families extends ReadonlyArray<ApiFamily.ApiFamily<unkn
   readonly allowedOrigins?: ReadonlyArray<string> | undefined
   /** The address the server listens on; set by `layer`, and by hosts that serve `routes` on their own listener. */
   readonly listenHost?: string | undefined
+  /**
+   * Serve the web console (`@maikit/console`) at `/console/`, and send browsers there from `/`. `true` serves the
+   * installed build; `{ directory }` another one. Default off.
+   */
+  readonly console?: boolean | Console.Options | undefined
 }
 
 /** The services the families of `Options` need from the host. */
@@ -144,7 +152,8 @@ const presentedToken = (
   const header = headers["x-maikit-token"]
   if (typeof header === "string") return header
   const query = url.indexOf("?")
-  return query === -1 ? undefined : new URLSearchParams(url.slice(query + 1)).get("token") ?? undefined
+  const fromQuery = query === -1 ? undefined : new URLSearchParams(url.slice(query + 1)).get("token") ?? undefined
+  return fromQuery ?? ConsoleSession.tokenOf(headers)
 }
 
 const constantTimeEquals = (a: string, b: string): boolean => {
@@ -257,12 +266,14 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
   const maxBodySize = ByteSize.bytes(limit)
   const token = accessTokenOf(options)
   const title = options.title ?? "MaiKit API"
+  const console = options.console === true ? {} : options.console === false ? undefined : options.console
   const table = RouteTable.fromApis(families.map((family) => family.api), [
     { method: "GET", path: "/" },
     { method: "GET", path: "/docs" },
     { method: "GET", path: "/redoc" },
     { method: "GET", path: "/openapi.json" },
-    ...mounts.flatMap((mount) => mount.paths)
+    ...mounts.flatMap((mount) => mount.paths),
+    ...(console === undefined ? [] : Console.paths)
   ])
   const checksToken = (path: string) => mounts.some((mount) => mount.checksToken?.(path) === true)
   const fallback = families[0]?.errors
@@ -396,6 +407,7 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
 
   const unauthorized = (request: HttpServerRequest.HttpServerRequest, path: string) => {
     if (Option.isNone(token) || publicPaths.has(path) || checksToken(path)) return undefined
+    if (console !== undefined && Console.isPublic(path)) return undefined
     const presented = presentedToken(request.headers, request.url)
     if (presented !== undefined && constantTimeEquals(presented, token.value)) return undefined
     const errors = errorsFor(path) ?? fallback
@@ -435,14 +447,16 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
 
   const page = HttpServerResponse.html(homePage(title, families.map((f) => f.name)))
   const root = families.find((family) => family.root !== undefined)?.root
-  // Browsers ask for HTML and get the home page; API clients get the JSON of the family that claims `/`.
+  // Browsers ask for HTML and get the console (or the home page); API clients get the JSON of the family that
+  // claims `/`, or the home page when none does.
+  const browserPage = console === undefined ? page : Console.home
   const home = HttpRouter.add(
     "GET",
     "/",
-    root === undefined
+    root === undefined && console === undefined
       ? page
       : HttpServerRequest.HttpServerRequest.use((request) =>
-        (request.headers["accept"] ?? "").includes("text/html") ? Effect.succeed(page) : root
+        (request.headers["accept"] ?? "").includes("text/html") ? Effect.succeed(browserPage) : root ?? Effect.succeed(page)
       )
   )
 
@@ -451,7 +465,15 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
     docs(families, title),
     middleware,
     ...families.map((family) => family.routes),
-    ...mounts.map((mount) => mount.routes)
+    ...mounts.map((mount) => mount.routes),
+    ...(console === undefined ? [] : [Console.routes(console, {
+      title,
+      families,
+      mounts: mounts.flatMap((mount) => mount.paths),
+      tokenRequired: Option.isSome(token),
+      matches: (presented) => Option.isSome(token) && constantTimeEquals(presented, token.value),
+      presented: (request) => presentedToken(request.headers, request.url)
+    })])
   ) as Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families> | MountsR>
 }
 

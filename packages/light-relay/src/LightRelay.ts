@@ -230,7 +230,8 @@ export const layer = (options: Options = {}) =>
         allowedHosts,
         allowedOrigins,
         listenHost: address.host,
-        title: "MaiKit light relay"
+        title: "MaiKit light relay",
+        console: true
       }),
       { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: true } }
     ).pipe(

@@ -8,6 +8,7 @@
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Array as Arr, Effect, Option, Redacted, Schema, type Scope } from "effect"
 import type { HttpServerError, HttpServerRequest } from "effect/http"
+import { ConsoleSession } from "@maikit/http-adapter/console"
 import * as Socket from "effect/socket/Socket"
 import * as Crypto from "node:crypto"
 
@@ -77,14 +78,18 @@ const decoder = new TextDecoder("utf-8", { fatal: false })
 export const isWebSocketRequest = (request: HttpServerRequest.HttpServerRequest): boolean =>
   (request.headers["upgrade"] ?? "").toLowerCase() === "websocket"
 
-/** The token a request carries, as `MaikitServer` accepts it: Bearer, `X-Maikit-Token` or `?token=`. */
+/**
+ * The token a request carries, as `MaikitServer` accepts it: Bearer, `X-Maikit-Token`, `?token=`, or the web
+ * console's sign-in cookie on a same-origin upgrade.
+ */
 export const presentedToken = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
   const authorization = request.headers["authorization"]
   if (authorization !== undefined && /^bearer /i.test(authorization)) return authorization.slice(7).trim()
   const header = request.headers["x-maikit-token"]
   if (header !== undefined) return header
   const query = request.url.indexOf("?")
-  return query === -1 ? undefined : new URLSearchParams(request.url.slice(query + 1)).get("token") ?? undefined
+  const fromQuery = query === -1 ? undefined : new URLSearchParams(request.url.slice(query + 1)).get("token") ?? undefined
+  return fromQuery ?? ConsoleSession.tokenOf(request.headers)
 }
 
 const digest = (text: string) => Crypto.createHash("sha256").update(text).digest()

@@ -47,10 +47,13 @@ export const fetchArchive = (
             const response = await fetch(source, { signal: controller.signal, redirect: "follow" })
             if (!response.ok || response.body === null) throw new Error(`HTTP ${response.status} ${response.statusText}`)
             const total = Number(response.headers.get("content-length") ?? 0)
-            for await (const chunk of response.body) {
-              hash.update(chunk)
-              bytes += chunk.byteLength
-              await write(chunk)
+            // A reader loop rather than `for await`: the web console type-checks this module with the DOM's
+            // `ReadableStream`, which has no async iterator.
+            const reader = response.body.getReader()
+            for (let read = await reader.read(); !read.done; read = await reader.read()) {
+              hash.update(read.value)
+              bytes += read.value.byteLength
+              await write(read.value)
               if (total > 0) Effect.runFork(onProgress(bytes / total))
             }
           } else {

@@ -1,0 +1,187 @@
+/**
+ * The web console in Debian's Chromium (playwright-core), against a real `maikit serve` on loopback:
+ * 1. Time to the first rendered instance list with a cold cache: a fresh browser context per round opens
+ *    `/console/instances`; the time from navigation start until the first instance card is in the page, against
+ *    the baseline of the same data with no console (`/api/v1/instances` shown as Chromium shows JSON, to
+ *    `DOMContentLoaded`). Rounds alternate; medians. Target: ≤ 1 s.
+ * 2. A terminal flooded with BENCH_CONSOLE_FLOOD_MB (10) MB: while the bot floods, a probe line is typed every
+ *    250 ms and the time until its echo reaches the page is taken, against the same probes with the bot idle
+ *    (the baseline); the longest gap between two animation frames says whether the page kept drawing; the
+ *    page's JS heap before, after one flood and after a second says whether its memory stays bounded (xterm's
+ *    scrollback is 5000 lines).
+ *
+ * Run: `pnpm bench console` (builds the console first when `packages/console/dist` is missing).
+ */
+import { execFileSync, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { chromium, type Page } from "playwright-core"
+import { format, here, median, printTable } from "./harness.ts"
+
+const floodMb = Number(process.env["BENCH_CONSOLE_FLOOD_MB"] ?? 10)
+const renderRounds = Number(process.env["BENCH_CONSOLE_ROUNDS"] ?? 7)
+const probes = 12
+const consoleDir = Path.join(here, "../../packages/console")
+const cliBin = Path.join(here, "../../packages/cli/src/bin.ts")
+const fixture = Path.join(here, "../fixtures/flood-echo.cjs")
+const chromiumPath = process.env["MAIKIT_TEST_CHROMIUM"] ?? "/usr/bin/chromium"
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+if (!Fs.existsSync(Path.join(consoleDir, "dist/index.html"))) {
+  execFileSync(process.execPath, [Path.join(consoleDir, "node_modules/vite/bin/vite.js"), "build"], { cwd: consoleDir, stdio: "inherit" })
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = Net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+const port = await freePort()
+const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-bench-console-"))
+const server = spawn(process.execPath, ["--conditions=source", cliBin, "serve", "--port", String(port), "--data-dir", dataDir], {
+  stdio: "ignore",
+  env: { ...process.env, MAIKIT_LOG_LEVEL: "warn" }
+})
+const url = `http://127.0.0.1:${port}`
+for (let attempt = 0; ; attempt++) {
+  const up = await fetch(`${url}/api/v1/system/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)
+  if (up) break
+  if (attempt > 300) throw new Error("maikit serve did not start")
+  await sleep(100)
+}
+
+/** A MaiBot folder whose `python bot.py` is the flood-echo fixture under this Node. */
+const addInstance = async (name: string) => {
+  const folder = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-bench-bot-"))
+  Fs.mkdirSync(Path.join(folder, "venv/bin"), { recursive: true })
+  Fs.symlinkSync(process.execPath, Path.join(folder, "venv/bin/python"))
+  Fs.copyFileSync(fixture, Path.join(folder, "bot.py"))
+  const response = await fetch(`${url}/api/v1/instances/add`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ instance_name: name, install_path: folder, port: 8000, version: "bench", install_services: [] })
+  })
+  return ((await response.json()) as { instance_id: string }).instance_id
+}
+
+const ids = await Promise.all(["bench-a", "bench-b", "bench-c"].map(addInstance))
+const floodId = ids[0] ?? ""
+
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+})
+
+// 1. First rendered instance list, cold cache.
+const firstCard = `new MutationObserver((_, observer) => {
+  if (document.querySelector(".instance-card") !== null) { window.__firstCard = performance.now(); observer.disconnect() }
+}).observe(document, { childList: true, subtree: true })`
+const consoleTimes: Array<number> = []
+const baselineTimes: Array<number> = []
+for (let round = 0; round < renderRounds; round++) {
+  for (const which of ["console", "baseline"] as const) {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    if (which === "console") {
+      await page.addInitScript(firstCard)
+      await page.goto(`${url}/console/instances`)
+      await page.waitForFunction("window.__firstCard !== undefined", undefined, { timeout: 30_000 })
+      consoleTimes.push(await page.evaluate("window.__firstCard") as number)
+    } else {
+      await page.goto(`${url}/api/v1/instances`)
+      baselineTimes.push(await page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd") as number)
+    }
+    await context.close()
+  }
+}
+
+// 2. The terminal under a flood.
+const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
+const page = await context.newPage()
+// Every terminal socket the page opens is kept, so that probes go the same way the page's own input goes.
+await page.addInitScript(`{
+  const Native = WebSocket
+  window.__sockets = []
+  window.WebSocket = class extends Native {
+    constructor(...args) { super(...args); if (String(args[0]).includes("/api/v1/ws/")) window.__sockets.push(this) }
+  }
+}`)
+await fetch(`${url}/api/v1/instance/${floodId}/start`)
+await page.goto(`${url}/console/instances/${floodId}`)
+await page.locator(".terminal-host .xterm-rows").waitFor()
+await page.waitForFunction("window.__sockets.some((s) => s.readyState === 1)")
+const cdp = await context.newCDPSession(page)
+await cdp.send("Performance.enable")
+const heapMb = async () => {
+  await cdp.send("HeapProfiler.collectGarbage")
+  const { metrics } = await cdp.send("Performance.getMetrics")
+  return (metrics.find((metric) => metric.name === "JSHeapUsedSize")?.value ?? 0) / 1024 / 1024
+}
+
+/** Types `probe-<n>` into the terminal `count` times, 250 ms apart; the milliseconds until each echo arrives. */
+const probe = async (target: Page, tag: string, count: number) => {
+  const times: Array<number> = []
+  for (let n = 0; n < count; n++) {
+    times.push(await target.evaluate(`new Promise((resolve) => {
+      const socket = window.__sockets.findLast((s) => s.readyState === 1)
+      const wanted = "echo:${tag}-${n}"
+      const started = performance.now()
+      const onMessage = (event) => {
+        if (!String(event.data).includes(wanted)) return
+        socket.removeEventListener("message", onMessage)
+        resolve(performance.now() - started)
+      }
+      socket.addEventListener("message", onMessage)
+      socket.send(JSON.stringify({ type: "input", data: "${tag}-${n}\\r" }))
+    })`) as number)
+    await sleep(250)
+  }
+  return times
+}
+
+const frameWatch = `window.__maxGap = 0; { let last = performance.now(); const tick = (now) => { window.__maxGap = Math.max(window.__maxGap, now - last); last = now; if (!window.__stopFrames) requestAnimationFrame(tick) }; window.__stopFrames = false; requestAnimationFrame(tick) }`
+
+const idle = await probe(page, "idle", probes)
+const heapBefore = await heapMb()
+const floodOnce = async (tag: string) => {
+  await page.evaluate(frameWatch)
+  const started = performance.now()
+  await page.evaluate(`window.__sockets.findLast((s) => s.readyState === 1).send(JSON.stringify({ type: "input", data: "flood ${floodMb}\\r" }))`)
+  const during = await probe(page, tag, probes)
+  await page.waitForFunction(`document.querySelector(".terminal-host .xterm-rows").textContent.includes("FLOOD-END")`, undefined, { timeout: 120_000, polling: 100 })
+  const shownAfter = (performance.now() - started) / 1000
+  await page.evaluate("window.__stopFrames = true")
+  const maxGap = await page.evaluate("window.__maxGap") as number
+  return { during, shownAfter, maxGap }
+}
+const first = await floodOnce("flood1")
+const heapAfterOne = await heapMb()
+const second = await floodOnce("flood2")
+const heapAfterTwo = await heapMb()
+
+await browser.close()
+server.kill("SIGINT")
+
+const renderConsole = median(consoleTimes)
+const renderBaseline = median(baselineTimes)
+printTable("First rendered instance list, cold cache (ms from navigation start; median of rounds)", ["", "console", "baseline (raw JSON)", "ratio"], [
+  ["3 instances", format(renderConsole), format(renderBaseline), format(renderConsole / renderBaseline, 2)]
+])
+const during = [...first.during, ...second.during]
+if (process.env["BENCH_VERBOSE"] === "1") console.log({ idle, first: first.during, second: second.during, consoleTimes, baselineTimes })
+printTable(`Terminal flooded with ${floodMb} MB (ms; echo of a typed line reaching the page)`, ["", "median", "max", "ratio (median)"], [
+  ["idle (baseline)", format(median(idle), 1), format(Math.max(...idle), 1), "1.00"],
+  ["during the flood", format(median(during), 1), format(Math.max(...during), 1), format(median(during) / median(idle), 2)]
+])
+printTable("Page while flooded", ["", "flood 1", "flood 2"], [
+  ["all output shown after (s)", format(first.shownAfter, 1), format(second.shownAfter, 1)],
+  ["longest frame gap (ms)", format(first.maxGap), format(second.maxGap)],
+  ["JS heap after (MB; before: " + format(heapBefore, 1) + ")", format(heapAfterOne, 1), format(heapAfterTwo, 1)]
+])

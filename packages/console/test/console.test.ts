@@ -1,0 +1,240 @@
+import { assert, expect, layer } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import type { BrowserContext, Page } from "playwright-core"
+import { botFolder } from "../../core/test/helpers/instances.ts"
+import { accessibilityViolations, browser, ensureBuilt, openPage, screenshot, serve, type Server, stop } from "./support.ts"
+
+const fixtures = Path.join(import.meta.dirname, "../../core/test/fixtures")
+
+class Env extends Context.Service<Env, { readonly server: Server; readonly context: BrowserContext }>()("test/ConsoleEnv") {}
+
+const EnvLive = Layer.effect(
+  Env,
+  Effect.gen(function*() {
+    ensureBuilt()
+    const [server, context] = yield* Effect.all([serve(), browser()], { concurrency: "unbounded" })
+    return { server, context }
+  })
+)
+
+/** The page was usable: no console error, a screenshot for a person to look at, and no serious axe finding. */
+const check = async (page: Page, errors: ReadonlyArray<string>, name: string, fullPage = true) => {
+  await screenshot(page, name, { fullPage })
+  assert.deepStrictEqual(errors, [], `console errors on ${name}`)
+  assert.deepStrictEqual(await accessibilityViolations(page), [], `accessibility on ${name}`)
+}
+
+const visible = { timeout: 15_000 }
+
+layer(EnvLive, { timeout: 60_000, excludeTestServices: true })("the web console against maikit serve", (it) => {
+  it.effect("the dashboard, the instances, a terminal with input, and the log", () =>
+    Effect.gen(function*() {
+      const { server, context } = yield* Env
+      const folder = botFolder()
+      const added = yield* Effect.promise(() =>
+        server.api("/api/v1/instances/add", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            instance_name: "麦麦测试",
+            install_path: folder,
+            port: 8000,
+            version: "0.7.0",
+            install_services: [{ name: "napcat-ada", path: Path.join(folder, "napcat-ada"), port: 8095, run_cmd: "python main.py" }]
+          })
+        }).then((response) => response.json() as Promise<{ instance_id: string }>)
+      )
+      const id = added.instance_id
+      yield* Effect.promise(async () => {
+        const { page, errors } = await openPage(context)
+        await page.goto(`${server.url}/`)
+        assert.strictEqual(new URL(page.url()).pathname, "/console/", "browsers asking for / get the console")
+        await expect.poll(() => page.getByRole("heading", { name: "总览", level: 1 }).isVisible(), visible).toBe(true)
+        await page.getByRole("meter", { name: "CPU" }).waitFor(visible)
+        await page.getByText("麦麦测试").first().waitFor(visible)
+        assert.isFalse(await page.getByRole("link", { name: "部署" }).isVisible(), "no deploy routes, no deploy page")
+        await check(page, errors, "01-dashboard")
+
+        await page.getByRole("link", { name: "实例" }).first().click()
+        await page.getByRole("heading", { name: "麦麦测试" }).waitFor(visible)
+        await page.getByRole("button", { name: "启动" }).first().click()
+        await page.locator(".instance-card .card-head .badge[data-state=running]").waitFor(visible)
+        await expect.poll(() => page.locator("tbody tr td.mono").first().textContent(), visible).toMatch(/^\d+$/)
+        await check(page, errors, "02-instances-running")
+
+        await page.getByRole("link", { name: "麦麦测试" }).click()
+        await page.waitForURL(`**/console/instances/${id}`)
+        const terminal = page.locator(".terminal-host .xterm-rows")
+        await expect.poll(() => terminal.textContent(), visible).toContain("麦麦 MaiBot 启动")
+        await page.getByRole("textbox", { name: "发送一行命令" }).fill("hello from chromium")
+        await page.getByRole("textbox", { name: "发送一行命令" }).press("Enter")
+        await expect.poll(() => terminal.textContent(), visible).toContain("echo:hello from chromium")
+        // The terminal told the PTY its size: the bot prints it on SIGWINCH.
+        await expect.poll(() => terminal.textContent(), visible).toMatch(/size:\d+x\d+/)
+        await check(page, errors, "03-terminal")
+        await page.getByRole("button", { name: "完整历史" }).click()
+        await page.getByRole("button", { name: "完整历史" }).waitFor(visible)
+        await expect.poll(() => terminal.textContent(), visible).toContain("echo:hello from chromium")
+
+        // Keystrokes into xterm itself go to the PTY as well.
+        await page.locator(".terminal-host .xterm-helper-textarea").focus()
+        await page.keyboard.type("typed in xterm")
+        await page.keyboard.press("Enter")
+        await expect.poll(() => terminal.textContent(), visible).toContain("echo:typed in xterm")
+
+        await page.getByRole("tab", { name: "日志" }).click()
+        const log = page.getByRole("log", { name: "实例日志" })
+        await expect.poll(() => log.textContent(), visible).toContain("麦麦 MaiBot 启动")
+        await page.getByRole("searchbox", { name: "搜索日志" }).fill("echo:hello")
+        await expect.poll(() => log.locator(".log-line").count(), visible).toBe(1)
+        await check(page, errors, "04-log-search")
+        await page.close()
+      })
+    }))
+
+  it.effect("an API key is shown once, then masked", () =>
+    Effect.gen(function*() {
+      const { server, context } = yield* Env
+      yield* Effect.promise(async () => {
+        const { page, errors } = await openPage(context)
+        await page.goto(`${server.url}/console/control-plane`)
+        await page.getByText("还没有租户。在下面创建第一个。").waitFor(visible)
+        await page.getByRole("textbox", { name: "租户名称" }).fill("测试租户")
+        await page.getByRole("button", { name: "创建租户" }).click()
+        await page.getByText("这个租户还没有智能体。").waitFor(visible)
+        await page.getByRole("textbox", { name: "智能体名称" }).fill("小助手")
+        await page.getByRole("button", { name: "创建智能体" }).click()
+        await page.getByRole("heading", { name: "小助手 的配置" }).waitFor(visible)
+        await page.getByRole("textbox", { name: "名称", exact: true }).fill("bot key")
+        await page.getByRole("button", { name: "创建密钥" }).click()
+        const shown = page.getByTestId("created-key")
+        await shown.waitFor(visible)
+        const key = (await shown.textContent()) ?? ""
+        assert.match(key, /^mmc_[A-Za-z0-9+/=]{40,}$/)
+        await page.getByRole("button", { name: "复制" }).waitFor(visible)
+        await check(page, errors, "05-control-plane-new-key")
+
+        await page.getByRole("button", { name: "我已保存" }).click()
+        await shown.waitFor({ state: "detached" })
+        const masked = (await page.getByTestId("masked-key").first().textContent()) ?? ""
+        assert.match(masked, /\*{8}$/)
+        assert.notInclude(await page.content(), key, "the key is gone from the page")
+        await page.reload()
+        await page.getByTestId("masked-key").first().waitFor(visible)
+        assert.notInclude(await page.content(), key, "and never comes back")
+        const validated = await server.api("/api/v2/auth/validate-api-key", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ api_key: key })
+        }).then((response) => response.json() as Promise<{ success: boolean }>)
+        assert.isTrue(validated.success, "the key shown once is the real key")
+        await check(page, errors, "06-control-plane-masked")
+        await page.close()
+      })
+    }))
+
+  it.effect("the status light follows posted events; the phone layout and English", () =>
+    Effect.gen(function*() {
+      const { server, context } = yield* Env
+      yield* Effect.promise(async () => {
+        const { page, errors } = await openPage(context)
+        await page.goto(`${server.url}/console/light`)
+        const light = page.locator(".light-large")
+        await expect.poll(() => light.getAttribute("data-code"), visible).toBe("idle")
+        const posted = await server.api("/api/event", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ code: "permission", session_id: "claude-1", agent: "claude", label: "修 bug" })
+        })
+        assert.strictEqual(posted.status, 200)
+        await expect.poll(() => light.getAttribute("data-code"), visible).toBe("permission")
+        await page.getByTestId("light-code").filter({ hasText: "等待权限" }).waitFor(visible)
+        await page.getByText("修 bug").first().waitFor(visible)
+        assert.include((await light.getAttribute("class")) ?? "", "light-red light-blink")
+        await check(page, errors, "07-light-permission")
+
+        await page.setViewportSize({ width: 390, height: 844 })
+        await page.goto(`${server.url}/console/instances`)
+        await page.locator(".instance-card").first().waitFor(visible)
+        await check(page, errors, "08-phone-instances", false)
+        await page.goto(`${server.url}/console/light`)
+        await expect.poll(() => page.locator(".light-large").getAttribute("data-code"), visible).toBe("permission")
+        await check(page, errors, "09-phone-light", false)
+
+        await page.setViewportSize({ width: 1280, height: 860 })
+        // The system's dark theme.
+        await page.emulateMedia({ colorScheme: "dark" })
+        await check(page, errors, "09b-dark-light")
+        await page.goto(`${server.url}/console/control-plane`)
+        await page.getByTestId("masked-key").first().waitFor(visible)
+        await check(page, errors, "09c-dark-control-plane")
+        await page.emulateMedia({ colorScheme: "light" })
+        await page.goto(`${server.url}/console/light`)
+        await page.getByRole("button", { name: "Switch to English" }).click()
+        await page.getByRole("heading", { name: "Status light", level: 1 }).waitFor(visible)
+        assert.notMatch((await page.locator("main").textContent()) ?? "", /[状态灯会话事件]/, "no Chinese left in the page's own words")
+        await page.goto(`${server.url}/console/nowhere`)
+        await page.getByRole("heading", { name: "No such page" }).waitFor(visible)
+        await check(page, errors, "10-english-not-found")
+        await page.close()
+      })
+    }))
+
+  it.effect("a bot that keeps crashing shows as crashed, backing off, with its restarts counted", () =>
+    Effect.gen(function*() {
+      const { server, context } = yield* Env
+      const folder = botFolder()
+      Fs.copyFileSync(Path.join(fixtures, "exit.mjs"), Path.join(folder, "bot.py"))
+      yield* Effect.promise(async () => {
+        const added = await server.api("/api/v1/instances/add", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ instance_name: "crashy", install_path: folder, port: 8002, version: "0.7.0", install_services: [] })
+        }).then((response) => response.json() as Promise<{ instance_id: string }>)
+        const { page, errors } = await openPage(context)
+        await page.goto(`${server.url}/console/instances/${added.instance_id}`)
+        await page.getByRole("button", { name: "Start", exact: true }).click()
+        await page.locator(".page-head .badge[data-state=crashed]").waitFor(visible)
+        await page.getByText("A component crashed and is being restarted after a back-off delay.").waitFor(visible)
+        await expect.poll(async () => Number(await page.locator("tbody tr td").nth(5).textContent()), visible).toBeGreaterThan(0)
+        await check(page, errors, "12b-crashing")
+        await page.getByRole("button", { name: "Stop", exact: true }).click()
+        await page.locator(".page-head .badge[data-state=stopped]").waitFor(visible)
+        await page.close()
+      })
+    }))
+
+  // Last: it restarts the server.
+  it.effect("a terminal comes back by itself after MaiKit restarts", () =>
+    Effect.gen(function*() {
+      const { server, context } = yield* Env
+      const { instances } = yield* Effect.promise(() =>
+        server.api("/api/v1/instances").then((response) => response.json() as Promise<{ instances: Array<{ id: string }> }>)
+      )
+      const id = instances[0]?.id ?? ""
+      const { page, errors } = yield* Effect.promise(() => openPage(context))
+      yield* Effect.promise(async () => {
+        await page.goto(`${server.url}/console/instances/${id}`)
+        await page.locator(".terminal-panel .socket-open").waitFor(visible)
+      })
+      yield* stop(server)
+      yield* Effect.promise(() => page.locator(".terminal-panel .socket-waiting").waitFor(visible))
+      const again = yield* serve({ port: Number(new URL(server.url).port), dataDir: server.dataDir })
+      yield* Effect.promise(async () => {
+        await again.api(`/api/v1/instance/${id}/start`)
+        const terminal = page.locator(".terminal-host .xterm-rows")
+        await page.locator(".terminal-panel .socket-open").waitFor({ timeout: 30_000 })
+        await expect.poll(() => terminal.textContent(), { timeout: 30_000 }).toContain("麦麦 MaiBot 启动")
+        // The page is in English since the previous test chose it (the choice is remembered).
+        await page.getByRole("textbox", { name: "Send a line" }).fill("after the restart")
+        await page.getByRole("textbox", { name: "Send a line" }).press("Enter")
+        await expect.poll(() => terminal.textContent(), visible).toContain("echo:after the restart")
+        // The page saw its server go away: the browser reports the failed reconnect attempts, nothing else.
+        assert.isTrue(errors.every((error) => error.includes("WebSocket") || error.includes("ERR_CONNECTION_REFUSED")), errors.join("\n"))
+        await screenshot(page, "13-terminal-reconnected")
+        await page.close()
+      })
+    }), 60_000)
+})
