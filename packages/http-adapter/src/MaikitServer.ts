@@ -20,14 +20,13 @@ import {
   HttpServerResponse
 } from "effect/http"
 import { HttpApi, type HttpApiGroup, HttpApiScalar, HttpApiSwagger, OpenApi } from "effect/http-api"
-import { MaikitConfig, MaikitVersion } from "@maikit/core/platform"
+import { AccessToken, MaikitConfig, MaikitVersion } from "@maikit/core/platform"
 import * as Http from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import * as ApiFamily from "./ApiFamily.ts"
 import * as BrowserPolicy from "./internal/browserPolicy.ts"
 import * as Console from "./console/Console.ts"
-import * as ConsoleSession from "./console/ConsoleSession.ts"
 import { classify } from "./internal/errorResponses.ts"
 import * as FastLane from "./internal/fastLane.ts"
 import { homePage } from "./internal/homePage.ts"
@@ -142,28 +141,6 @@ const policyOf = (
       })
   )
 
-/** The token a request presents; `headers` may be Effect's or Node's (whose repeated headers are arrays). */
-const presentedToken = (
-  headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
-  url: string
-): string | undefined => {
-  const authorization = headers["authorization"]
-  if (typeof authorization === "string" && /^bearer /i.test(authorization)) return authorization.slice(7).trim()
-  const header = headers["x-maikit-token"]
-  if (typeof header === "string") return header
-  const query = url.indexOf("?")
-  const fromQuery = query === -1 ? undefined : new URLSearchParams(url.slice(query + 1)).get("token") ?? undefined
-  return fromQuery ?? ConsoleSession.tokenOf(headers)
-}
-
-const constantTimeEquals = (a: string, b: string): boolean => {
-  const left = Buffer.from(a)
-  const right = Buffer.from(b)
-  let difference = left.length ^ right.length
-  for (let i = 0; i < right.length; i++) difference |= (left[i % Math.max(left.length, 1)] ?? 0) ^ (right[i] ?? 0)
-  return difference === 0
-}
-
 const accessTokenOf = (options: { readonly accessToken?: Option.Option<Redacted.Redacted<string>> | undefined }) =>
   Option.map(options.accessToken ?? Option.none(), Redacted.value)
 
@@ -192,8 +169,8 @@ const makeLane = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unkno
     hostAllowed: policy.hostAllowed,
     authorized: (request) => {
       if (Option.isNone(token)) return true
-      const presented = presentedToken(request.headers, request.url ?? "")
-      return presented !== undefined && constantTimeEquals(presented, token.value)
+      const presented = AccessToken.presented(request.headers, request.url ?? "")
+      return presented !== undefined && AccessToken.matches(presented, token.value)
     },
     headers: withoutOrigin,
     fallback
@@ -408,8 +385,8 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
   const unauthorized = (request: HttpServerRequest.HttpServerRequest, path: string) => {
     if (Option.isNone(token) || publicPaths.has(path) || checksToken(path)) return undefined
     if (console !== undefined && Console.isPublic(path)) return undefined
-    const presented = presentedToken(request.headers, request.url)
-    if (presented !== undefined && constantTimeEquals(presented, token.value)) return undefined
+    const presented = AccessToken.presented(request.headers, request.url)
+    if (presented !== undefined && AccessToken.matches(presented, token.value)) return undefined
     const errors = errorsFor(path) ?? fallback
     return errors === undefined ? undefined : withCors(request, ApiFamily.respond(errors.unauthorized))
   }
@@ -471,8 +448,8 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
       families,
       mounts: mounts.flatMap((mount) => mount.paths),
       tokenRequired: Option.isSome(token),
-      matches: (presented) => Option.isSome(token) && constantTimeEquals(presented, token.value),
-      presented: (request) => presentedToken(request.headers, request.url)
+      matches: (presented) => Option.isSome(token) && AccessToken.matches(presented, token.value),
+      presented: (request) => AccessToken.presented(request.headers, request.url)
     })])
   ) as Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families> | MountsR>
 }

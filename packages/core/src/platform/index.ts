@@ -2,6 +2,7 @@
  * The platform every domain builds on: configuration, the SQLite client and migrations, logging, host
  * metrics and MaiKit's own version. Imports no domain.
  */
+export * as AccessToken from "./AccessToken.ts"
 export * as Database from "./Database.ts"
 export * as Logging from "./Logging.ts"
 export * as MaikitConfig from "./MaikitConfig.ts"

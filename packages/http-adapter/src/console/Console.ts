@@ -3,18 +3,17 @@
  * API family uses, so the console never shadows a route), every other `/console/...` path answered with
  * `index.html` for the console's own client-side routes, browsers sent there from `/`, and the console's small
  * API: `GET /api/console/info` (the server's families and routes, so that the console shows only what this
- * server serves) and `POST`/`DELETE /api/console/session` (sign-in and sign-out, `ConsoleSession`).
+ * server serves) and `POST`/`DELETE /api/console/session` (sign-in and sign-out; the cookie's rules are core's `AccessToken`).
  * `MaikitServer` mounts it with the `console` option; these paths need no token (the sign-in page has to load).
  */
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, FileSystem, Layer, Option, Path, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApi } from "effect/http-api"
-import { MaikitVersion } from "@maikit/core/platform"
+import { AccessToken, MaikitVersion } from "@maikit/core/platform"
 import type * as ApiFamily from "../ApiFamily.ts"
 import * as ConsoleApi from "./ConsoleApi.ts"
 import * as ConsoleAssets from "./ConsoleAssets.ts"
-import * as ConsoleSession from "./ConsoleSession.ts"
 
 export interface Options {
   /** The built console. Default: the `dist/` of the installed `@maikit/console`. */
@@ -100,9 +99,9 @@ const decodeSession = Schema.decodeUnknownOption(Schema.fromJsonString(ConsoleAp
 
 const signOut = (request: HttpServerRequest.HttpServerRequest) =>
   Effect.sync(() =>
-    ConsoleSession.isSameOrigin(request.headers)
+    AccessToken.isSameOrigin(request.headers)
       ? HttpServerResponse.jsonUnsafe({ signed_in: false }, {
-        headers: { "set-cookie": ConsoleSession.clearCookie(request.headers["host"], overTls(request)) }
+        headers: { "set-cookie": AccessToken.clearCookie(request.headers["host"], overTls(request)) }
       })
       : failure(403, "Sign out from the console's own page")
   )
@@ -164,7 +163,7 @@ export const routes = (options: Options, server: Server): Layer.Layer<never, nev
 
       const signIn = (request: HttpServerRequest.HttpServerRequest) =>
         Effect.gen(function*() {
-          if (!ConsoleSession.isSameOrigin(request.headers)) return failure(403, "Sign in from the console's own page")
+          if (!AccessToken.isSameOrigin(request.headers)) return failure(403, "Sign in from the console's own page")
           const text = yield* Effect.orElseSucceed(request.text, () => "")
           const body = decodeSession(text)
           if (Option.isNone(body)) return failure(400, "Expected a JSON body {\"token\": string}")
@@ -172,7 +171,7 @@ export const routes = (options: Options, server: Server): Layer.Layer<never, nev
           if (!server.matches(body.value.token)) return failure(401, "Wrong access token")
           return HttpServerResponse.jsonUnsafe({ signed_in: true }, {
             headers: {
-              "set-cookie": ConsoleSession.setCookie(request.headers["host"], body.value.token, overTls(request)),
+              "set-cookie": AccessToken.setCookie(request.headers["host"], body.value.token, overTls(request)),
               "cache-control": "no-store"
             }
           })

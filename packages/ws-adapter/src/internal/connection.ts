@@ -8,9 +8,8 @@
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Array as Arr, Effect, Option, Redacted, Schema, type Scope } from "effect"
 import type { HttpServerError, HttpServerRequest } from "effect/http"
-import { ConsoleSession } from "@maikit/http-adapter/console"
 import * as Socket from "effect/socket/Socket"
-import * as Crypto from "node:crypto"
+import { AccessToken } from "@maikit/core/platform"
 
 export interface Limits {
   /** Largest inbound frame handled; a bigger one is answered with an error and ignored. Default 64 KiB. */
@@ -77,25 +76,6 @@ const decoder = new TextDecoder("utf-8", { fatal: false })
 /** Whether the request asks for a WebSocket (anything else on a socket route gets an HTTP answer). */
 export const isWebSocketRequest = (request: HttpServerRequest.HttpServerRequest): boolean =>
   (request.headers["upgrade"] ?? "").toLowerCase() === "websocket"
-
-/**
- * The token a request carries, as `MaikitServer` accepts it: Bearer, `X-Maikit-Token`, `?token=`, or the web
- * console's sign-in cookie on a same-origin upgrade.
- */
-export const presentedToken = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
-  const authorization = request.headers["authorization"]
-  if (authorization !== undefined && /^bearer /i.test(authorization)) return authorization.slice(7).trim()
-  const header = request.headers["x-maikit-token"]
-  if (header !== undefined) return header
-  const query = request.url.indexOf("?")
-  const fromQuery = query === -1 ? undefined : new URLSearchParams(request.url.slice(query + 1)).get("token") ?? undefined
-  return fromQuery ?? ConsoleSession.tokenOf(request.headers)
-}
-
-const digest = (text: string) => Crypto.createHash("sha256").update(text).digest()
-
-export const tokenMatches = (presented: string, expected: Redacted.Redacted<string>): boolean =>
-  Crypto.timingSafeEqual(digest(presented), digest(Redacted.value(expected)))
 
 const AuthFrame = Schema.fromJsonString(Schema.Struct({ type: Schema.Literal("auth"), token: Schema.String }))
 const decodeAuth = Schema.decodeUnknownOption(AuthFrame)
@@ -203,13 +183,13 @@ export const authenticate = (
 ): Effect.Effect<boolean, Socket.SocketError> =>
   Effect.gen(function*() {
     if (Option.isNone(token)) return true
-    const presented = presentedToken(request)
+    const presented = AccessToken.presented(request.headers, request.url)
     const refuse = (message: string) =>
       Effect.as(Effect.andThen(connection.send(reject(message)), connection.close(close.policy, message)), false)
-    if (presented !== undefined) return tokenMatches(presented, token.value) ? true : yield* refuse("访问令牌无效")
+    if (presented !== undefined) return AccessToken.matches(presented, token.value) ? true : yield* refuse("访问令牌无效")
     const first = yield* Effect.timeoutOption(connection.next, limits.authTimeoutMs)
     if (Option.isNone(first)) return yield* refuse("需要访问令牌：请在 URL 中加 ?token= 或先发送 {\"type\":\"auth\",\"token\":…}")
     const auth = first.value._tag === "Frame" ? decodeAuth(first.value.text) : Option.none()
     if (Option.isNone(auth)) return yield* refuse("需要访问令牌：第一条消息必须是 {\"type\":\"auth\",\"token\":…}")
-    return tokenMatches(auth.value.token, token.value) ? true : yield* refuse("访问令牌无效")
+    return AccessToken.matches(auth.value.token, token.value) ? true : yield* refuse("访问令牌无效")
   })
