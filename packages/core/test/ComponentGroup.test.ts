@@ -67,7 +67,8 @@ describe("ComponentGroup", () => {
 
   it.live("a dependency that fails to start fails the group start and its dependents are never started", () =>
     Effect.gen(function*() {
-      const napcat = yield* ComponentProcess.make(nodeSpec("napcat", "exit.mjs", ["2"], { startSeconds: 0.3 }))
+      // A start window far longer than the fixture needs to exit, so a loaded machine cannot make it look started.
+      const napcat = yield* ComponentProcess.make(nodeSpec("napcat", "exit.mjs", ["2"], { startSeconds: 5 }))
       const adapter = yield* ComponentProcess.make(nodeSpec("napcat-ada", "interactive.mjs"))
       const group = yield* ComponentGroup.make([{ component: napcat }, { component: adapter, dependsOn: ["napcat"] }])
       const error = yield* Effect.flip(group.start)

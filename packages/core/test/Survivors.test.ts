@@ -115,7 +115,8 @@ describe("survivors of a killed MaiKit", () => {
         process.kill(pids.leader, "SIGKILL")
         const restarted = yield* eventually(
           supervisor.componentStats(id),
-          (all) => all[0]?.state === "running" && all[0].pid !== pids.leader,
+          // A pid of its own: while the ended run's leftovers are swept, the old status shows with no pid.
+          (all) => all[0]?.state === "running" && all[0].pid !== null && all[0].pid !== pids.leader,
           10_000
         )
         assert.isNull(restarted[0]?.message, "a fresh run under a PTY of its own")
