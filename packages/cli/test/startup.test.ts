@@ -1,0 +1,194 @@
+/**
+ * How `maikit` starts. Each command loads its own modules only when it runs: seen with Node's module hooks on the
+ * source, which the bundled binary splits at the same `import()`s. Help and version come from pages the build
+ * renders with the full CLI: the fast path prints exactly what the full CLI prints.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { spawn, spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { pathToFileURL } from "node:url"
+import { keyOf } from "../src/internal/fastPath.ts"
+import { commandLines, renderAll } from "../src/internal/renderPages.ts"
+
+const bin = Path.join(import.meta.dirname, "../src/bin.ts")
+const scratch = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-cli-startup-"))
+
+/** `--import` code that writes every module the process resolves to `file` when it exits. */
+const recorder = (file: string) =>
+  `data:text/javascript,${
+    encodeURIComponent([
+      "import { registerHooks } from 'node:module'",
+      "import { writeFileSync } from 'node:fs'",
+      "const seen = new Set()",
+      "registerHooks({ resolve(specifier, context, next) { const resolved = next(specifier, context); seen.add(resolved.url); return resolved } })",
+      `process.on('exit', () => writeFileSync(${JSON.stringify(file)}, JSON.stringify([...seen])))`
+    ].join("\n"))
+  }`
+
+/** Package-relative: `packages/core/src/relay/StatusBus.ts`, `mqtt/build/index.js`. */
+const relative = (url: string) => url.replace(/^.*\/node_modules\//, "").replace(/^file:\/\/.*?\/(packages\/)/, "$1")
+
+const modulesOf = (file: string) => (JSON.parse(Fs.readFileSync(file, "utf8")) as ReadonlyArray<string>).map(relative)
+
+/** What no command but those that need them may load. */
+const heavy = [
+  /^packages\/core\/src\/(launcher|control-plane)\//,
+  /^packages\/ws-adapter\//,
+  /^packages\/cli\/src\/AllInOne\.ts$/,
+  /^(node-pty|pg|@effect\/sql-pg|selfsigned|aedes|@stoprocent\/noble)\//,
+  /^effect\/dist\/http-api\/internal\/httpApi(Swagger|Scalar)\.js$/
+]
+
+const heavyIn = (modules: ReadonlyArray<string>, more: ReadonlyArray<RegExp> = []) =>
+  modules.filter((module) => [...heavy, ...more].some((pattern) => pattern.test(module)))
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = Net.createServer().listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = Net.connect(port, "127.0.0.1")
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once("error", () => resolve(false))
+  })
+
+describe("maikit start-up", () => {
+  it("version loads the command tree and no command", () => {
+    const file = Path.join(scratch(), "modules.json")
+    const result = spawnSync(process.execPath, ["--conditions=source", "--import", recorder(file), bin, "version"], {
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    assert.strictEqual(result.status, 0, result.stderr)
+    const modules = modulesOf(file)
+    assert.isTrue(modules.includes("packages/cli/src/Cli.ts"))
+    assert.deepStrictEqual(
+      heavyIn(modules, [
+        /^packages\/cli\/src\/handlers\//,
+        /^packages\/light-relay\/src\/LightRelay\.ts$/,
+        /^packages\/http-adapter\//,
+        /^@effect\/platform-node\/dist\/NodeHttpServer\.js$/
+      ]),
+      []
+    )
+  })
+
+  it.live("light serve listens without the launcher, the control plane, ws-adapter, node-pty, pg or the docs' assets", () =>
+    Effect.promise(async () => {
+      const dir = scratch()
+      const file = Path.join(dir, "modules.json")
+      const port = await freePort()
+      const child = spawn(process.execPath, [
+        "--conditions=source",
+        "--import",
+        recorder(file),
+        bin,
+        "light",
+        "serve",
+        "--addr",
+        `127.0.0.1:${port}`,
+        "--db",
+        Path.join(dir, "config.db"),
+        "--log-file",
+        dir,
+        "--no-ble"
+      ], { stdio: "ignore" })
+      const exited = new Promise((resolve) => child.once("exit", resolve))
+      const deadline = Date.now() + 60_000
+      while (!(await accepts(port)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      const health = await fetch(`http://127.0.0.1:${port}/api/health`)
+      assert.strictEqual(health.status, 200)
+      child.kill("SIGTERM")
+      await exited
+      const modules = modulesOf(file)
+      assert.isTrue(modules.includes("packages/light-relay/src/LightRelay.ts"))
+      assert.deepStrictEqual(
+        heavyIn(modules, [/^packages\/cli\/src\/handlers\/(?!light|output|local|remote)/]),
+        []
+      )
+    }), 90_000)
+})
+
+/** The environment of a plain run: no colour variables, a terminal type that could colour. */
+const environment = (extra: Record<string, string> = {}) => {
+  const env: Record<string, string | undefined> = { ...process.env, TERM: "xterm", ...extra }
+  if (extra["FORCE_COLOR"] === undefined) delete env["FORCE_COLOR"]
+  delete env["NO_COLOR"]
+  return env
+}
+
+const fastPath = pathToFileURL(Path.join(import.meta.dirname, "../src/internal/fastPath.ts")).href
+
+/** `bin`'s fast path on `pages`: its stdout, and whether it answered. */
+const fast = (argv: ReadonlyArray<string>, pages: string, env: Record<string, string | undefined>) =>
+  spawnSync(process.execPath, [
+    "--conditions=source",
+    "--input-type=module",
+    "-e",
+    `import { answer } from ${JSON.stringify(fastPath)}
+    process.exitCode = answer(${JSON.stringify(argv)}, new URL(${JSON.stringify(pathToFileURL(pages).href)})) ? 0 : 3`
+  ], { encoding: "utf8", env })
+
+/** The full CLI, from source (no pages there), as a user runs it. */
+const full = (argv: ReadonlyArray<string>, env: Record<string, string | undefined>) =>
+  spawnSync(process.execPath, ["--conditions=source", bin, ...argv], { encoding: "utf8", env, timeout: 60_000 })
+
+describe("maikit's fast path", () => {
+  it.effect("prints exactly what the full CLI prints, without and with colours", () =>
+    Effect.gen(function*() {
+      const pages = Path.join(scratch(), "cli-pages.json")
+      Fs.writeFileSync(pages, JSON.stringify(yield* renderAll))
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string>]> = [
+        [[], {}],
+        [["--help"], {}],
+        [["-h"], {}],
+        [["version"], {}],
+        [["--version"], {}],
+        [["-v"], {}],
+        [["light", "serve", "--help"], {}],
+        [["tenants", "list", "-h"], {}],
+        [["instances", "ls", "--help"], {}],
+        [["--help"], { FORCE_COLOR: "1" }],
+        [["--version"], { FORCE_COLOR: "1" }],
+        [["light", "serve", "--help"], { FORCE_COLOR: "1" }]
+      ]
+      for (const [argv, extra] of cases) {
+        const env = environment(extra)
+        const expected = full(argv, env)
+        assert.strictEqual(expected.status, 0, expected.stderr)
+        const answered = fast(argv, pages, env)
+        assert.strictEqual(answered.status, 0, `no page for ${argv.join(" ")}: ${answered.stderr}`)
+        assert.strictEqual(answered.stdout, expected.stdout, `maikit ${argv.join(" ")} ${JSON.stringify(extra)}`)
+      }
+      assert.include(fast(["--help"], pages, environment({ FORCE_COLOR: "1" })).stdout, "\x1b[")
+    }), 240_000)
+
+  it.effect("has a page for the help of every command, and leaves every other command line to the full CLI", () =>
+    Effect.gen(function*() {
+      const { plain, color } = yield* renderAll
+      assert.strictEqual(Object.keys(plain).length, commandLines.length)
+      assert.strictEqual(Object.keys(color).length, commandLines.length)
+      for (const path of [["deploy"], ["backups", "restore"], ["config", "set"], ["light", "config", "add"]]) {
+        assert.include(plain[keyOf([...path, "--help"])], `maikit ${path.join(" ")}`)
+      }
+      const pages = Path.join(scratch(), "cli-pages.json")
+      Fs.writeFileSync(pages, JSON.stringify({ plain, color }))
+      for (const argv of [["light", "serve"], ["--help", "light"], ["light", "version"], ["light", "serve", "--addr", ":1", "--help"]]) {
+        const answered = fast(argv, pages, environment())
+        assert.strictEqual(answered.status, 3, argv.join(" "))
+        assert.strictEqual(answered.stdout, "")
+      }
+    }))
+})
