@@ -5,84 +5,22 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Path from "node:path"
 import { checkout, fixtureText } from "../../core/test/fixtures/maibotTree.ts"
 import { eventually, fixtureWorld, offlinePipEnv, processesMentioning, slowIndex } from "../../core/test/helpers/deployer.ts"
 import { botFolder, tempDir } from "../../core/test/helpers/instances.ts"
+import { type Env, maikit as run, type Options, type Result, serve as serveWith } from "./helpers.ts"
 
-const bin = Path.join(import.meta.dirname, "../src/bin.ts")
 const token = "remote-test-token"
 
-interface Result {
-  readonly status: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+/** `maikit` in a directory of its own, with no token in its environment unless given. */
+const maikit = (args: ReadonlyArray<string>, options: Options = {}) =>
+  run(args, { ...options, cwd: tempDir("cli-remote-cwd"), env: { ...process.env, MAIKIT_TOKEN: undefined, ...options.env } })
 
-type Env = Record<string, string | undefined>
-
-/** The real `maikit` from source, in `cwd`; `interrupt` sends Ctrl+C when it says so. */
-const maikit = (args: ReadonlyArray<string>, options: { readonly env?: Env; readonly interrupt?: () => boolean } = {}) =>
-  Effect.promise(() =>
-    new Promise<Result>((resolve) => {
-      const child = spawn(process.execPath, ["--conditions=source", bin, ...args], {
-        cwd: tempDir("cli-remote-cwd"),
-        env: { ...process.env, MAIKIT_TOKEN: undefined, ...options.env },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      const interrupt = options.interrupt
-      const timer = interrupt === undefined ? undefined : setInterval(() => {
-        if (!interrupt()) return
-        clearInterval(timer)
-        child.kill("SIGINT")
-      }, 100)
-      child.once("exit", (status) => {
-        clearInterval(timer)
-        resolve({ status, stdout, stderr })
-      })
-    })
-  )
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-
-/** `maikit serve` with the token on a free port, until the scope closes; yields its URL. */
+/** `maikit serve` with the token, on data of its own. */
 const serve = (env: Env = {}) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const port = await freePort()
-      const child = spawn(process.execPath, [
-        "--conditions=source",
-        bin,
-        "serve",
-        "--port",
-        String(port),
-        "--data-dir",
-        tempDir("cli-remote-server"),
-        "--token",
-        token
-      ], { env: { ...process.env, ...env }, stdio: "ignore" })
-      const url = `http://127.0.0.1:${port}`
-      for (let attempt = 0; attempt < 300; attempt++) {
-        if (await fetch(`${url}/api/v1/system/health`).then(() => true, () => false)) break
-        await new Promise((wait) => setTimeout(wait, 100))
-      }
-      return { url, child }
-    }),
-    (server) => Effect.sync(() => server.child.kill("SIGKILL"))
-  )
+  serveWith(["--data-dir", tempDir("cli-remote-server"), "--token", token], { ...process.env, ...env })
 
 const ok = (result: Result) => assert.strictEqual(result.status, 0, `${result.stderr}\n${result.stdout}`)
 
@@ -177,10 +115,10 @@ describe("maikit's remote commands", () => {
       })
       const remote = ["--server", url, "--token", token]
 
-      const versions = yield* maikit(["versions", ...remote])
-      ok(versions)
-      assert.deepStrictEqual(versions.stdout.trim().split("\n").slice(0, 3), ["latest (1.2.1)", "main", "1.2.1"])
-      assert.include(versions.stderr, world.maibot)
+      const listing = yield* maikit(["versions", ...remote])
+      ok(listing)
+      assert.deepStrictEqual(listing.stdout.trim().split("\n").slice(0, 3), ["latest (1.2.1)", "main", "1.2.1"])
+      assert.include(listing.stderr, world.maibot)
 
       const path = Path.join(tempDir("cli-remote-deploy"), "dev")
       const deployed = yield* maikit(["deploy", "dev", "--name", "devbot", "--path", path, "--port", "18910", ...remote])

@@ -7,14 +7,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
+import { acceptsConnections, freePort } from "../../core/test/helpers/mqtt.ts"
 import { keyOf } from "../src/internal/fastPath.ts"
 import { commandLines, renderAll } from "../src/internal/renderPages.ts"
+import { bin } from "./helpers.ts"
 
-const bin = Path.join(import.meta.dirname, "../src/bin.ts")
 const scratch = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-cli-startup-"))
 
 /** `--import` code that writes every module the process resolves to `file` when it exits. */
@@ -46,24 +46,6 @@ const heavy = [
 const heavyIn = (modules: ReadonlyArray<string>, more: ReadonlyArray<RegExp> = []) =>
   modules.filter((module) => [...heavy, ...more].some((pattern) => pattern.test(module)))
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-
-const accepts = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = Net.connect(port, "127.0.0.1")
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once("error", () => resolve(false))
-  })
-
 describe("maikit start-up", () => {
   it("version loads the command tree and no command", () => {
     const file = Path.join(scratch(), "modules.json")
@@ -86,10 +68,10 @@ describe("maikit start-up", () => {
   })
 
   it.live("light serve listens without the launcher, the control plane, ws-adapter, node-pty, pg or the docs' assets", () =>
-    Effect.promise(async () => {
+    Effect.gen(function*() {
       const dir = scratch()
       const file = Path.join(dir, "modules.json")
-      const port = await freePort()
+      const port = yield* freePort()
       const child = spawn(process.execPath, [
         "--conditions=source",
         "--import",
@@ -106,12 +88,14 @@ describe("maikit start-up", () => {
         "--no-ble"
       ], { stdio: "ignore" })
       const exited = new Promise((resolve) => child.once("exit", resolve))
-      const deadline = Date.now() + 60_000
-      while (!(await accepts(port)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-      const health = await fetch(`http://127.0.0.1:${port}/api/health`)
+      yield* Effect.promise(async () => {
+        const deadline = Date.now() + 60_000
+        while (!(await acceptsConnections(port)) && Date.now() < deadline) await new Promise((wait) => setTimeout(wait, 50))
+      })
+      const health = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/health`))
       assert.strictEqual(health.status, 200)
       child.kill("SIGTERM")
-      await exited
+      yield* Effect.promise(() => exited)
       const modules = modulesOf(file)
       assert.isTrue(modules.includes("packages/light-relay/src/LightRelay.ts"))
       assert.deepStrictEqual(

@@ -15,7 +15,7 @@ import { LauncherClient, LauncherDeployClient } from "@maikit/http-adapter/launc
 import type * as Commands from "../commands/deploy.ts"
 import type { Input, Local } from "../commands/flags.ts"
 import { onDatabase, settings } from "./local.ts"
-import { fail, printJson, table } from "./output.ts"
+import { fail, printJson, printOutcome, table } from "./output.ts"
 import { given, onServer, type Target } from "./remote.ts"
 
 /** Runs `effect` with the deployer on the local database. */
@@ -318,9 +318,7 @@ export const backupsRestore = (flags: Input<typeof Commands.backupFlags>) =>
     onSome: (at) =>
       onServerDeployer(at, Effect.gen(function*() {
         const instance = yield* ownerOf(flags.id)
-        const result = yield* (yield* deployClient).restoreBackup({ params: { id: instance, backup_id: flags.id } })
-        if (!result.success) return yield* fail(result.message)
-        yield* Console.log(result.message)
+        yield* printOutcome(yield* (yield* deployClient).restoreBackup({ params: { id: instance, backup_id: flags.id } }))
       }))
   })
 
@@ -334,8 +332,6 @@ export const backupsRemove = (flags: Input<typeof Commands.backupFlags>) =>
     onSome: (at) =>
       onServerDeployer(at, Effect.gen(function*() {
         const instance = yield* ownerOf(flags.id)
-        const result = yield* (yield* deployClient).deleteBackup({ params: { id: instance, backup_id: flags.id } })
-        if (!result.success) return yield* fail(result.message)
-        yield* Console.log(result.message)
+        yield* printOutcome(yield* (yield* deployClient).deleteBackup({ params: { id: instance, backup_id: flags.id } }))
       }))
   })

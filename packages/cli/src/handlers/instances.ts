@@ -15,7 +15,7 @@ import { LogSocket } from "@maikit/ws-adapter"
 import type { Input, Local, Remote } from "../commands/flags.ts"
 import type * as Commands from "../commands/instances.ts"
 import { onDatabase, settings } from "./local.ts"
-import { fail, printJson, table } from "./output.ts"
+import { fail, printJson, printOutcome, table } from "./output.ts"
 import { given, onServer, type Target, target } from "./remote.ts"
 
 /** The supervisor on the local database, without reconciling: a server may own the running instances. */
@@ -48,32 +48,32 @@ const duration = (seconds: number) =>
 const isActive = (status: InstanceRegistry.InstanceStatus) =>
   status === "starting" || status === "running" || status === "stopping" || status === "crashed"
 
-/** One row of `instances ls`, from the local registry or a server's list. */
-interface Row {
+/** What `instances ls` shows of an instance; the registry's and a server's list both have it. */
+interface Listed {
   readonly id: string
   readonly name: string
   readonly status: string
   readonly version: string
-  readonly starts: number
-  readonly runtime: number
-  readonly services: ReadonlyArray<string>
+  readonly start_count: number
+  readonly total_runtime: number
   readonly path: string
 }
 
-const printRows = (rows: ReadonlyArray<Row>) =>
-  rows.length === 0
+/** The instances as a table, with the names of their services besides MaiBot. */
+const printInstances = <I extends Listed>(instances: ReadonlyArray<I>, services: (instance: I) => ReadonlyArray<string>) =>
+  instances.length === 0
     ? Console.log("No instances. Add one with `maikit instances add <path>`.")
     : Console.log(table(
       ["ID", "NAME", "STATUS", "VERSION", "STARTS", "RUNTIME", "SERVICES", "PATH"],
-      rows.map((row) => [
-        row.id,
-        row.name,
-        row.status,
-        row.version,
-        String(row.starts),
-        duration(row.runtime),
-        row.services.join(",") || "-",
-        row.path
+      instances.map((instance) => [
+        instance.id,
+        instance.name,
+        instance.status,
+        instance.version,
+        String(instance.start_count),
+        duration(instance.total_runtime),
+        services(instance).join(",") || "-",
+        instance.path
       ])
     ))
 
@@ -82,32 +82,14 @@ export const list = (flags: Input<typeof Commands.listFlags>) =>
     onNone: () =>
       onSupervisor(flags, Effect.gen(function*() {
         const instances = yield* InstanceSupervisor.InstanceSupervisor.use((supervisor) => supervisor.list)
-        if (flags.json) return yield* printJson(instances)
-        yield* printRows(instances.map((instance) => ({
-          id: instance.id,
-          name: instance.name,
-          status: instance.status,
-          version: instance.version,
-          starts: instance.start_count,
-          runtime: instance.total_runtime,
-          services: instance.components.filter((c) => c.kind !== "main").map((c) => c.name),
-          path: instance.path
-        })))
+        yield* flags.json
+          ? printJson(instances)
+          : printInstances(instances, (instance) => instance.components.filter((c) => c.kind !== "main").map((c) => c.name))
       })),
     onSome: (at) =>
       onLauncher(at, Effect.gen(function*() {
         const { instances } = yield* (yield* instancesClient).launcherInstances.listInstances()
-        if (flags.json) return yield* printJson(instances)
-        yield* printRows(instances.map((instance) => ({
-          id: instance.id,
-          name: instance.name,
-          status: instance.status,
-          version: instance.version,
-          starts: instance.start_count,
-          runtime: instance.total_runtime,
-          services: instance.services.map((s) => s.name),
-          path: instance.path
-        })))
+        yield* flags.json ? printJson(instances) : printInstances(instances, (instance) => instance.services.map((s) => s.name))
       }))
   })
 
@@ -186,17 +168,14 @@ export const remove = (flags: Input<typeof Commands.removeFlags>) =>
           params: { id: flags.id },
           query: flags.deleteFiles ? { delete_files: "true" } : {}
         })
-        if (!result.success) return yield* fail(result.message)
-        yield* Console.log(result.message)
+        yield* printOutcome(result)
       }))
   })
 
 /** `start`, `stop` or `restart` on the server: its message, or a failure with it. */
 const action = (verb: "startInstance" | "stopInstance" | "restartInstance") => (flags: Remote & { readonly id: string }) =>
   onLauncher(target(flags), Effect.gen(function*() {
-    const result = yield* (yield* instancesClient).launcherInstances[verb]({ params: { id: flags.id } })
-    if (!result.success) return yield* fail(result.message)
-    yield* Console.log(result.message)
+    yield* printOutcome(yield* (yield* instancesClient).launcherInstances[verb]({ params: { id: flags.id } }))
   }))
 
 export const stop = action("stopInstance")

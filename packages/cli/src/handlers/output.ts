@@ -20,6 +20,10 @@ export const asUserError = (error: { readonly message: string }) => userError(er
 
 export const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
+/** A launcher route's `{success, message}`: its message, or a failure with it. */
+export const printOutcome = (outcome: { readonly success: boolean; readonly message: string }) =>
+  outcome.success ? Console.log(outcome.message) : fail(outcome.message)
+
 /** Aligned columns. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? "").length)))

@@ -36,7 +36,10 @@ export const target = (flags: Remote): Target => {
 /** The server given with `--server`, if any: commands that work locally otherwise. */
 export const given = (flags: Remote): Option.Option<Target> => Option.map(flags.server, () => target(flags))
 
-const isValidationDetail = Schema.is(Schema.Struct({ detail: Schema.Array(Schema.Struct({ loc: Schema.Array(Schema.Unknown), msg: Schema.String })) }))
+/** FastAPI's 422 body, as the launcher's routes answer a request they cannot read. */
+const isValidationDetail = Schema.is(Schema.Struct({
+  detail: Schema.Array(Schema.Struct({ loc: Schema.Array(Schema.Unknown), msg: Schema.String }))
+}))
 
 /** What went wrong, in one line. */
 export const describe = (at: Target, error: unknown): string => {
@@ -52,8 +55,10 @@ export const describe = (at: Target, error: unknown): string => {
         ? `${at.baseUrl} needs an access token: pass --token or set MAIKIT_TOKEN`
         : `${at.baseUrl} refused the access token`
     }
-    return `${at.baseUrl} answered ${status} to ${reason.request.method} ${reason.request.url}`
+    const call = `${reason.request.method} ${reason.request.url}`
+    return status < 300 ? `unexpected answer from ${at.baseUrl} to ${call}` : `${at.baseUrl} answered ${status} to ${call}`
   }
+  if (Schema.isSchemaError(error)) return `unexpected answer from ${at.baseUrl}: ${error.message}`
   if (Predicate.hasProperty(error, "detail") && typeof error.detail === "string") return error.detail
   if (isValidationDetail(error)) return error.detail.map((issue) => `${issue.loc.join(".")}: ${issue.msg}`).join("; ")
   if (Predicate.hasProperty(error, "message") && typeof error.message === "string") return error.message
