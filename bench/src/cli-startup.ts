@@ -90,13 +90,14 @@ for (let run = 0; run < runs; run++) {
 const floor = median(samples.get(cases[0]?.name ?? "") ?? [])
 printTable(
   `maikit start-up, ${runs} cold starts each (ms)`,
-  ["command", "median", "p90", "max", "minus node -e 0", "target", "met"],
+  ["command", "min", "median", "p90", "max", "minus node -e 0", "target", "met"],
   cases.map((entry) => {
     const values = (samples.get(entry.name) ?? []).toSorted((a, b) => a - b)
     const middle = median(values)
     const p90 = values[Math.min(values.length - 1, Math.floor(values.length * 0.9))] ?? Number.NaN
     return [
       entry.name,
+      format(values[0] ?? Number.NaN),
       format(middle),
       format(p90),
       format(values.at(-1) ?? Number.NaN),

@@ -1,60 +1,43 @@
 /**
  * The `maikit` command tree. Every command has `--help`; `--completions bash|zsh|fish` prints a completion
- * script (also as `maikit completions <shell>`).
+ * script (also as `maikit completions <shell>`). The tree holds definitions only: each command imports what it
+ * does when it runs (`commands/flags.ts` `onUse`), so printing help or running one command loads no other.
  */
-import { Console, Effect, Layer, Option } from "effect"
-import { Argument, CliConfig, Command, Completions, Flag, GlobalFlag } from "effect/cli"
+import * as Argument from "effect/cli/Argument"
+import * as CliConfig from "effect/cli/CliConfig"
+import * as Command from "effect/cli/Command"
+import * as Completions from "effect/cli/Completions"
+import * as Flag from "effect/cli/Flag"
+import * as GlobalFlag from "effect/cli/GlobalFlag"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
 import { MaikitConfig, MaikitVersion } from "@maikit/core/platform"
-import * as AllInOne from "./AllInOne.ts"
-import { allowedHost, allowedOrigin } from "./commands/accessFlags.ts"
 import * as ConfigCommands from "./commands/config.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
 import * as DeployCommands from "./commands/deploy.ts"
+import { allowedHost, allowedOrigin, onUse, optionalText } from "./commands/flags.ts"
 import * as InstanceCommands from "./commands/instances.ts"
 import * as LightCommands from "./commands/light.ts"
 import * as StatusCommands from "./commands/status.ts"
 
-const host = Flag.String("host").pipe(
-  Flag.withDescription("Address to listen on (default 127.0.0.1; any other needs --token)"),
-  Flag.optional
-)
-const port = Flag.Int("port").pipe(
-  Flag.withAlias("p"),
-  Flag.withDescription("Port to listen on (default 23456)"),
-  Flag.optional
-)
-const dataDir = Flag.String("data-dir").pipe(
-  Flag.withDescription("Directory for the database and logs (default ./data)"),
-  Flag.optional
-)
-const token = Flag.String("token").pipe(
-  Flag.withDescription("Access token clients must present (Bearer, X-Maikit-Token or ?token=)"),
-  Flag.optional
-)
-const config = Flag.String("config").pipe(
-  Flag.withDescription("TOML configuration file (default ./maikit.toml when present)"),
-  Flag.optional
-)
-
-const logLevel = Flag.Literals("log-level", MaikitConfig.LogLevelName.literals).pipe(
-  Flag.withDescription("trace, debug, info, warn, error, fatal or none (default info)"),
-  Flag.optional
-)
+export const serveFlags = {
+  host: optionalText("host", "Address to listen on (default 127.0.0.1; any other needs --token)"),
+  port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("Port to listen on (default 23456)"), Flag.optional),
+  dataDir: optionalText("data-dir", "Directory for the database and logs (default ./data)"),
+  token: optionalText("token", "Access token clients must present (Bearer, X-Maikit-Token or ?token=)"),
+  config: optionalText("config", "TOML configuration file (default ./maikit.toml when present)"),
+  logLevel: Flag.Literals("log-level", MaikitConfig.LogLevelName.literals).pipe(
+    Flag.withDescription("trace, debug, info, warn, error, fatal or none (default info)"),
+    Flag.optional
+  ),
+  allowedHost,
+  allowedOrigin
+}
 
 export const serve = Command.make(
   "serve",
-  { host, port, dataDir, token, config, logLevel, allowedHost, allowedOrigin },
-  (flags) =>
-    Layer.launch(AllInOne.layer({
-      host: Option.getOrUndefined(flags.host),
-      port: Option.getOrUndefined(flags.port),
-      dataDir: Option.getOrUndefined(flags.dataDir),
-      accessToken: Option.getOrUndefined(flags.token),
-      configFile: Option.getOrUndefined(flags.config),
-      logLevel: Option.getOrUndefined(flags.logLevel),
-      allowedHosts: flags.allowedHost,
-      allowedOrigins: flags.allowedOrigin
-    }))
+  serveFlags,
+  (flags) => onUse(() => import("./handlers/serve.ts"))((server) => server.serve(flags))
 ).pipe(
   Command.withDescription("Start the all-in-one MaiKit server (launcher API on port 23456 by default)"),
   Command.withExamples([
@@ -63,11 +46,9 @@ export const serve = Command.make(
   ])
 )
 
-export const version = Command.make(
-  "version",
-  {},
-  () => Console.log(`maikit ${MaikitVersion.current.version}`)
-).pipe(Command.withDescription("Print MaiKit's version"))
+export const version = Command.make("version", {}, () => Console.log(`maikit ${MaikitVersion.current.version}`)).pipe(
+  Command.withDescription("Print MaiKit's version")
+)
 
 export const completions = Command.make(
   "completions",
@@ -79,44 +60,25 @@ const base = Command.make("maikit").pipe(
   Command.withDescription("MaiKit: run and supervise MaiBot, its control plane and the AI status light")
 )
 
-export const root: Command.Command.Any = base.pipe(
-  Command.withSubcommands([
-    serve,
-    version,
-    ControlPlaneCommands.tenants,
-    ControlPlaneCommands.agents,
-    ControlPlaneCommands.keys,
-    LightCommands.light,
-    StatusCommands.status,
-    InstanceCommands.instances,
-    InstanceCommands.logs,
-    InstanceCommands.attach,
-    DeployCommands.versions,
-    DeployCommands.deploy,
-    DeployCommands.backups,
-    ConfigCommands.config
-  ])
-)
+const families = [
+  ControlPlaneCommands.tenants,
+  ControlPlaneCommands.agents,
+  ControlPlaneCommands.keys,
+  LightCommands.light,
+  StatusCommands.status,
+  InstanceCommands.instances,
+  InstanceCommands.logs,
+  InstanceCommands.attach,
+  DeployCommands.versions,
+  DeployCommands.deploy,
+  DeployCommands.backups,
+  ConfigCommands.config
+] as const
 
-export const app = base.pipe(
-  Command.withSubcommands([
-    serve,
-    version,
-    completions,
-    ControlPlaneCommands.tenants,
-    ControlPlaneCommands.agents,
-    ControlPlaneCommands.keys,
-    LightCommands.light,
-    StatusCommands.status,
-    InstanceCommands.instances,
-    InstanceCommands.logs,
-    InstanceCommands.attach,
-    DeployCommands.versions,
-    DeployCommands.deploy,
-    DeployCommands.backups,
-    ConfigCommands.config
-  ])
-)
+/** The tree completion scripts describe (`completions` itself aside: it is made from this). */
+export const root: Command.Command.Any = base.pipe(Command.withSubcommands([serve, version, ...families]))
+
+export const app = base.pipe(Command.withSubcommands([serve, version, completions, ...families]))
 
 /** Runs the CLI with `argv` (without the `node` and script entries). */
 export const run = (argv: ReadonlyArray<string>) =>

@@ -1,14 +1,9 @@
 #!/usr/bin/env node
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
-import * as Cli from "./Cli.ts"
+/**
+ * `maikit`. Help and version texts come from the pages the build rendered with the full CLI (`internal/fastPath.ts`),
+ * without loading it; everything else, and every run from source, loads the full CLI (`main.ts`).
+ */
+import * as FastPath from "./internal/fastPath.ts"
 
-Cli.run(process.argv.slice(2)).pipe(
-  Effect.catchTag("MaikitConfigError", (error) =>
-    Effect.sync(() => {
-      process.stderr.write(`maikit: ${error.message}\n`)
-      process.exitCode = 2
-    })),
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
-)
+const argv = process.argv.slice(2)
+if (!FastPath.answer(argv, new URL("./cli-pages.json", import.meta.url))) (await import("./main.ts")).main(argv)

@@ -3,12 +3,10 @@ import { Effect } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
-
-const bin = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "../src/bin.ts")
+import { freePort } from "../../core/test/helpers/mqtt.ts"
+import { bin } from "./helpers.ts"
 
 /** The real `maikit` binary, run from source on this Node, as a user would run it. */
 const maikit = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
@@ -16,15 +14,6 @@ const maikit = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =
     encoding: "utf8",
     env: { ...process.env, ...env },
     timeout: 30_000
-  })
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
   })
 
 describe("maikit CLI", () => {
@@ -93,7 +82,7 @@ describe("maikit CLI", () => {
 
   it.live("serve answers the hosts and origins given with --allowed-host and --allowed-origin", () =>
     Effect.gen(function*() {
-      const port = yield* Effect.promise(freePort)
+      const port = yield* freePort()
       const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-cli-"))
       const child = spawn(process.execPath, [
         "--conditions=source",
@@ -131,7 +120,7 @@ describe("maikit CLI", () => {
   it.live("serve answers health, creates the database and log file, and stops on SIGINT", () =>
     Effect.gen(function*() {
       const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-cli-"))
-      const port = yield* Effect.promise(freePort)
+      const port = yield* freePort()
       const child = spawn(process.execPath, ["--conditions=source", bin, "serve", "--port", String(port), "--data-dir", dataDir], {
         stdio: ["ignore", "pipe", "pipe"]
       })

@@ -4,25 +4,11 @@ import { Effect, Exit } from "effect"
 import { TestConsole } from "effect/testing"
 import { spawn, spawnSync } from "node:child_process"
 import * as Crypto from "node:crypto"
-import * as Net from "node:net"
-import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { tempDir } from "../../core/test/helpers/controlPlane.ts"
+import { freePort } from "../../core/test/helpers/mqtt.ts"
 import { freshDatabase, TestPostgres } from "../../core/test/helpers/postgres.ts"
 import * as Cli from "../src/Cli.ts"
-
-const bin = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "../src/bin.ts")
-
-const freePort = () =>
-  Effect.promise(() =>
-    new Promise<number>((resolve) => {
-      const server = Net.createServer()
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address()
-        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-      })
-    })
-  )
+import { bin } from "./helpers.ts"
 
 /** The real binary, as a user runs it. */
 const run = (args: ReadonlyArray<string>) =>

@@ -1,43 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { eventually, fixtureWorld, offlinePipEnv, processesMentioning, slowIndex, tempDir } from "../../core/test/helpers/deployer.ts"
+import { type Env, maikit as run } from "./helpers.ts"
 
-const bin = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "../src/bin.ts")
-
-interface Result {
-  readonly status: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** The real `maikit` binary from source, without a terminal (plain progress lines); `interrupt` sends Ctrl+C when it says so. */
-const maikit = (
-  args: ReadonlyArray<string>,
-  env: Record<string, string | undefined>,
-  interrupt?: () => boolean
-) =>
-  Effect.promise(() =>
-    new Promise<Result>((resolve) => {
-      const child = spawn(process.execPath, ["--conditions=source", bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      const timer = interrupt === undefined ? undefined : setInterval(() => {
-        if (!interrupt()) return
-        clearInterval(timer)
-        child.kill("SIGINT")
-      }, 100)
-      child.once("exit", (status) => {
-        clearInterval(timer)
-        resolve({ status, stdout, stderr })
-      })
-    })
-  )
+const maikit = (args: ReadonlyArray<string>, env: Env, interrupt?: () => boolean) => run(args, { env, interrupt })
 
 describe("maikit versions, deploy, instances update, backups", () => {
   it.live("lists versions, deploys with plain progress lines, updates after a backup, lists and removes the backup; Ctrl+C cancels cleanly", () =>

@@ -2,12 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { botFolder, isGone, tempDir } from "../../core/test/helpers/instances.ts"
-
-const bin = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "../src/bin.ts")
+import { bin, serve as serveWith } from "./helpers.ts"
 
 interface Result {
   readonly status: number | null
@@ -37,32 +34,7 @@ const maikit = (args: ReadonlyArray<string>, input: ReadonlyArray<string> = []) 
     })
   )
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-
-const serve = (dataDir: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const port = await freePort()
-      const child = spawn(process.execPath, ["--conditions=source", bin, "serve", "--port", String(port), "--data-dir", dataDir], {
-        stdio: ["ignore", "ignore", "ignore"]
-      })
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
-      for (let attempt = 0; attempt < 300; attempt++) {
-        const up = await fetch(`http://127.0.0.1:${port}/api/v1/system/health`).then(() => true, () => false)
-        if (up) break
-        await new Promise((wait) => setTimeout(wait, 100))
-      }
-      return { url: `http://127.0.0.1:${port}`, child, exited }
-    }),
-    (server) => Effect.sync(() => server.child.kill("SIGKILL"))
-  )
+const serve = (dataDir: string) => serveWith(["--data-dir", dataDir])
 
 const idIn = (text: string) => /instance ([0-9a-f]{40})/.exec(text)?.[1] ?? ""
 

@@ -3,6 +3,7 @@
  * whose arguments, answer and declared error bodies are the schemas of its endpoint, so a host calls a remote
  * MaiKit from TypeScript without writing a request by hand, and the CLI's remote commands use them too. Each
  * family has its own client service (`LauncherClient.LauncherClient`, `LauncherClient.LauncherInstancesClient`,
+ * `LauncherDeployClient.LauncherDeployClient`, `LauncherResourcesClient.LauncherResourcesClient`,
  * `ControlPlaneClient.ControlPlaneClient`, `StatusRelayClient.StatusRelayClient`) built with its `layer`; `make`
  * builds a client for any of the families' APIs.
  *

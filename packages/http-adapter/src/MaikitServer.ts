@@ -10,7 +10,7 @@
  * routes (the relay's `POST /api/event`) before the application, for plain requests that succeed; every other
  * request, and every error, is the application's.
  */
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { ByteSize, Cause, Context, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
 import {
   HttpIncomingMessage,
@@ -204,9 +204,22 @@ const pathOf = (url: string) => {
  */
 const docsRoutes = <Id extends string, Groups extends HttpApiGroup.Constraint>(api: HttpApi.HttpApi<Id, Groups>) =>
   Layer.mergeAll(
-    HttpApiSwagger.layer(api, { path: "/docs" }),
-    HttpApiScalar.layer(api, { path: "/redoc" }),
+    onFirstRequest("/docs", () => HttpApiSwagger.layer(api, { path: "/docs" })),
+    onFirstRequest("/redoc", () => HttpApiScalar.layer(api, { path: "/redoc" })),
     HttpRouter.add("GET", "/openapi.json", HttpServerResponse.jsonUnsafe(OpenApi.fromApi(api)))
+  )
+
+/**
+ * `GET path`, served by the router `page` builds, built on the first request rather than with the server:
+ * Swagger UI's and Scalar's bundled assets are megabytes of JavaScript that would otherwise delay every start.
+ */
+const onFirstRequest = (path: HttpRouter.PathInput, page: () => Layer.Layer<never, never, HttpRouter.HttpRouter>) =>
+  HttpRouter.use((router) =>
+    Effect.gen(function*() {
+      const scope = yield* Effect.scope
+      const handler = yield* Effect.cached(Scope.provide(HttpRouter.toHttpEffect(Layer.suspend(page)), scope))
+      yield* router.add("GET", path, Effect.flatten(handler))
+    })
   )
 
 /** `/docs`, `/redoc` and `/openapi.json` describing all families as one API. */

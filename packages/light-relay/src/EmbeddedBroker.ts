@@ -12,7 +12,7 @@
  *   may connect, read statuses and publish on other topics, but never receives a device config push.
  * A client that publishes on a protected topic is disconnected (MQTT 3.1.1 has no way to refuse one message).
  */
-import { Aedes, type Client } from "aedes"
+import type { Client } from "aedes"
 import { Effect, Option, Redacted } from "effect"
 import { MaikitConfig } from "@maikit/core/platform"
 import { type MqttLink, RelayConfig } from "@maikit/core/relay"
@@ -116,6 +116,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   let statusTopics = new Set(defaultProtectedTopics.status)
   let configTopics = new Set(defaultProtectedTopics.config)
 
+  // aedes is loaded here, when a broker is asked for, not with the relay.
+  const { Aedes } = yield* Effect.promise(() => import("aedes"))
   const broker = yield* Effect.tryPromise({
     try: () =>
       Aedes.createBroker({

@@ -13,11 +13,10 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { AgentHooks } from "@maikit/core/relay"
+import { url as defaultUrl } from "./LightRelayDefaults.ts"
 import { HookInstallError } from "./LightRelayError.ts"
 
 export { HookInstallError } from "./LightRelayError.ts"
-
-export const defaultUrl = "http://127.0.0.1:8045"
 
 export interface Options {
   readonly agents?: ReadonlyArray<AgentHooks.Agent> | undefined

@@ -11,7 +11,7 @@
  * (`EmbeddedBroker`): it needs `brokerUser`/`brokerPassword` beyond loopback, and only the relay publishes on
  * the status and config topics.
  */
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { HttpRouter } from "effect/http"
 import * as Fs from "node:fs"
@@ -24,25 +24,10 @@ import { StatusRelay } from "@maikit/http-adapter/relay"
 import { MaikitServer } from "@maikit/http-adapter/server"
 import * as EmbeddedBroker from "./EmbeddedBroker.ts"
 import { AddressInvalid } from "./LightRelayError.ts"
+import { defaults, type LogLevel } from "./LightRelayDefaults.ts"
 import * as SelfSignedTls from "./SelfSignedTls.ts"
 
 export { AddressInvalid } from "./LightRelayError.ts"
-
-export const LogLevel = ["debug", "info", "warn", "error"] as const
-export type LogLevel = (typeof LogLevel)[number]
-
-/** Seed 004's flag defaults (the port excepted, see above). */
-export const defaults = {
-  addr: ":8045",
-  db: "./data/config.db",
-  tlsCert: "./data/tls/cert.pem",
-  tlsKey: "./data/tls/key.pem",
-  logFile: "./logs",
-  logLevel: "info",
-  logFileName: "monitor.log"
-} as const
-
-export const defaultPort = 8045
 
 export interface Options {
   readonly addr?: string | undefined

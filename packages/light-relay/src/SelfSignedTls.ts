@@ -7,7 +7,6 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { generate } from "selfsigned"
 import { TlsSetupError } from "./LightRelayError.ts"
 
 export { TlsSetupError } from "./LightRelayError.ts"
@@ -56,8 +55,9 @@ export const ensure = Effect.fnUntraced(function*(certPath: string, keyPath: str
   const now = Date.now()
   const host = Os.hostname()
   const pems = yield* Effect.tryPromise({
+    // Loaded here: its X.509 stack is a few hundred modules, needed only on the first start with --tls.
     try: () =>
-      generate([{ name: "commonName", value: "localhost" }], {
+      import("selfsigned").then(({ generate }) => generate([{ name: "commonName", value: "localhost" }], {
         keyType: "ec",
         curve: "P-256",
         algorithm: "sha256",
@@ -77,7 +77,7 @@ export const ensure = Effect.fnUntraced(function*(certPath: string, keyPath: str
             ]
           }
         ]
-      }),
+      })),
     catch: (cause) => new TlsSetupError({ path: certPath, message: `cannot generate a certificate: ${describe(cause)}`, cause })
   })
   yield* writeAtomically(keyPath, pems.private, 0o600)

@@ -36,7 +36,8 @@ export const freePort = () =>
     })
   )
 
-const acceptsConnections = (port: number) =>
+/** Whether something listens on `port` of 127.0.0.1. */
+export const acceptsConnections = (port: number) =>
   new Promise<boolean>((resolve) => {
     const socket = Net.connect(port, "127.0.0.1")
     socket.once("connect", () => {

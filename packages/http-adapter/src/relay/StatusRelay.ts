@@ -4,7 +4,7 @@
  * `StatusEvents`. Mount it alone (`MaikitServer.layer({ families: [StatusRelay.family] })`) or next to the
  * other families. The statuses each error gets are listed in `StatusRelayApi`.
  */
-import { NodeHttpServerRequest } from "@effect/platform-node"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { type Cause, Deferred, Effect, Exit, Layer, Option, Queue, Schema, Stream } from "effect"
 import { type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"

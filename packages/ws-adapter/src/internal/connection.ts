@@ -5,7 +5,7 @@
  * client that does not within `drainTimeoutMs` is dropped), and the access token checked from the request or,
  * since a browser cannot set headers on a WebSocket, from the first frame.
  */
-import { NodeHttpServerRequest } from "@effect/platform-node"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Array as Arr, Effect, Option, Redacted, Schema, type Scope } from "effect"
 import type { HttpServerError, HttpServerRequest } from "effect/http"
 import * as Socket from "effect/socket/Socket"
