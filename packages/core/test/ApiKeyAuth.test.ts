@@ -244,6 +244,49 @@ for (const backend of backendNames) {
           assert.isAbove(yield* epoch, before)
         }))
 
+      // MySQL and MariaDB fire no trigger on rows a foreign key's cascade deletes: the tenant's or agent's own
+      // delete trigger has to bump the epoch for the keys that went with it.
+      test.effect("a tenant or agent deleted in plain SQL takes its keys along and fails their very next check", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const sql = yield* SqlClient.SqlClient
+          const keysOf = (id: string) =>
+            Effect.map(sql<{ readonly total: number | bigint }>`SELECT COUNT(*) AS total FROM api_keys WHERE id = ${id}`, (rows) =>
+              Number(rows[0]?.total))
+          const byAgent = yield* issue()
+          const byTenant = yield* issue()
+          for (const { api_key } of [byAgent, byTenant]) assert.isTrue((yield* auth.validate({ apiKey: api_key })).valid)
+
+          yield* sql`DELETE FROM agents WHERE id = ${byAgent.agent.id}`
+          assert.strictEqual(yield* keysOf(byAgent.key.api_key_id), 0, "the key cascaded away with its agent")
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: byAgent.api_key })), "ApiKeyUnknown")
+          assert.isTrue((yield* auth.validate({ apiKey: byTenant.api_key })).valid, "other keys still validate")
+
+          yield* sql`DELETE FROM tenants WHERE id = ${byTenant.tenant.id}`
+          assert.strictEqual(yield* keysOf(byTenant.key.api_key_id), 0, "agent and key cascaded away with the tenant")
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: byTenant.api_key })), "ApiKeyUnknown")
+        }))
+
+      test.effect("200 concurrent validations, with writes of the counts in between, lose no count", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const sql = yield* SqlClient.SqlClient
+          const keys = yield* Effect.all([issue(), issue(), issue(), issue()])
+          yield* Effect.all(
+            Array.from({ length: 200 }, (_, index) =>
+              index % 20 === 19
+                ? Effect.andThen(auth.flushUsage, auth.validate({ apiKey: keys[index % 4]?.api_key ?? "" }))
+                : auth.validate({ apiKey: keys[index % 4]?.api_key ?? "" })),
+            { concurrency: "unbounded", discard: true }
+          )
+          yield* auth.flushUsage
+          const rows = yield* sql<{ readonly usage_count: number | bigint }>`SELECT usage_count FROM api_keys WHERE id IN ${
+            sql.in(keys.map((key) => key.key.api_key_id))
+          }`
+          assert.deepStrictEqual(rows.map((row) => Number(row.usage_count)), [50, 50, 50, 50])
+          assert.strictEqual(yield* auth.pendingUsage, 0)
+        }))
+
       test.effect("without its epoch row the index is bypassed, so a revocation still fails the next check", () =>
         Effect.gen(function*() {
           const auth = yield* ApiKeyAuth.ApiKeyAuth
