@@ -9,6 +9,7 @@ import * as AllInOne from "./AllInOne.ts"
 import { allowedHost, allowedOrigin } from "./commands/accessFlags.ts"
 import * as ConfigCommands from "./commands/config.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
+import { controlPlane } from "./commands/controlPlaneImport.ts"
 import * as DeployCommands from "./commands/deploy.ts"
 import * as InstanceCommands from "./commands/instances.ts"
 import * as LightCommands from "./commands/light.ts"
@@ -86,6 +87,7 @@ export const root: Command.Command.Any = base.pipe(
     ControlPlaneCommands.tenants,
     ControlPlaneCommands.agents,
     ControlPlaneCommands.keys,
+    controlPlane,
     LightCommands.light,
     StatusCommands.status,
     InstanceCommands.instances,
@@ -106,6 +108,7 @@ export const app = base.pipe(
     ControlPlaneCommands.tenants,
     ControlPlaneCommands.agents,
     ControlPlaneCommands.keys,
+    controlPlane,
     LightCommands.light,
     StatusCommands.status,
     InstanceCommands.instances,

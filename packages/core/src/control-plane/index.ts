@@ -5,6 +5,7 @@
 export * as AgentConfig from "./AgentConfig.ts"
 export * as ApiKeyAuth from "./ApiKeyAuth.ts"
 export * as ControlPlaneDatabase from "./ControlPlaneDatabase.ts"
+export * as MaimConfigImport from "./MaimConfigImport.ts"
 export * as MysqlClient from "./MysqlClient.ts"
 export * as SystemCatalog from "./SystemCatalog.ts"
 export * as TenantStore from "./TenantStore.ts"
@@ -22,6 +23,7 @@ export {
   ApiKeyStorageError,
   ApiKeyUnknown
 } from "./ApiKeyAuthError.ts"
+export { MaimConfigImportError } from "./MaimConfigImportError.ts"
 export { BotDefaultsUnavailable } from "./SystemCatalogError.ts"
 export {
   ActivityRejected,

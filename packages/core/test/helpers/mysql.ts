@@ -171,6 +171,18 @@ export const execute = (url: string, ...statements: ReadonlyArray<string | reado
     }
   })
 
+/** The rows one statement answers on the server at `url`. */
+export const query = (url: string, statement: string) =>
+  Effect.promise(async () => {
+    const connection = await Mysql.createConnection({ uri: url.replace(/^[a-z0-9+]+:/i, "mysql:"), charset: "utf8mb4" })
+    try {
+      const [rows] = await connection.query(statement)
+      return rows
+    } finally {
+      await connection.end()
+    }
+  })
+
 export const withDatabase = (adminUrl: string, database: string): string => {
   const url = new URL(adminUrl)
   url.pathname = `/${database}`
