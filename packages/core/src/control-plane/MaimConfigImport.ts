@@ -229,7 +229,8 @@ export const run = Effect.fn("MaimConfigImport.run")(function*(
     )
   const from = Context.get(
     yield* Layer.build(sourceLayer).pipe(
-      Effect.mapError((cause) => sourceError("open", `cannot open the source: ${String((cause as Error).message ?? cause)}`, cause))
+      Effect.mapError((cause) =>
+        sourceError("open", `cannot open the source: ${cause instanceof Error ? cause.message : String(cause)}`, cause))
     ),
     SqlClient.SqlClient
   )
@@ -255,7 +256,7 @@ export const run = Effect.fn("MaimConfigImport.run")(function*(
       mysql: () => from<{ readonly name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()`,
       orElse: () => from<{ readonly name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`
     }).pipe(Effect.mapError((cause) => sourceError("read", `cannot list the source's tables: ${cause.message}`, cause))))
-      .map((row) => String(row.name ?? (row as Record<string, unknown>)["NAME"]).toLowerCase())
+      .map((row) => String(row.name).toLowerCase())
   )
   for (const required of ["tenants", "agents", "api_keys"]) {
     if (!tables.has(required)) {

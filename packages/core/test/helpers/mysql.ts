@@ -71,7 +71,7 @@ const startPrivate = async (): Promise<Running> => {
     : [
       `--basedir=${Path.join(root, "usr")}`,
       `--lc-messages-dir=${Path.join(root, "usr/share/mysql")}`,
-      `--plugin-dir=${Path.join(root, "usr/lib/mysql/plugin")}`
+      ...[Path.join(root, "usr/lib/mysql/plugin")].filter((plugins) => Fs.existsSync(plugins)).map((plugins) => `--plugin-dir=${plugins}`)
     ]
   const common = [
     "--no-defaults",
