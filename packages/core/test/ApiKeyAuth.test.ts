@@ -9,7 +9,7 @@ import * as ControlPlaneDatabase from "../src/control-plane/ControlPlaneDatabase
 import * as Database from "../src/platform/Database.ts"
 import { TenantStore } from "../src/control-plane/TenantStore.ts"
 import { fixture } from "./fixtures/support.ts"
-import { backendNames, suiteServices, tempDir } from "./helpers/controlPlane.ts"
+import { backendNames, reopenableDatabase, suiteServices, tempDir } from "./helpers/controlPlane.ts"
 
 const originalExample = "tenant_e56afd751503_agent_f584504feb7f_823d6ea3e1a84f52_v1"
 const originalKey = `mmc_${Buffer.from(originalExample).toString("base64")}`
@@ -382,6 +382,42 @@ for (const backend of backendNames) {
     }
   )
 }
+
+describe("ApiKeyAuth usage from two replicas on one database", () => {
+  for (const backend of backendNames) {
+    it.live(`${backend}: journaling and folding at once on both, 2 × 1,000 validations, lose no count`, () =>
+      Effect.gen(function*() {
+        const open = yield* reopenableDatabase(backend)
+        // Writes every 8 uses and folds every 5 ms: both replicas append and fold all the time.
+        const replica = () =>
+          Layer.build(ControlPlaneDatabase.layerServices(open(), {
+            catalog: {},
+            apiKeys: { usageFlushInterval: 5, usageFlushMaxPending: 8 }
+          }))
+        // Both stop (writing what they counted) before the rows are read: a batch one replica is still writing
+        // when the other folds is folded by whichever stops last.
+        const keys = yield* Effect.gen(function*() {
+          const a = yield* replica()
+          const b = yield* replica()
+          const issued = yield* Effect.all([issue(), issue()]).pipe(Effect.provide(a))
+          const validations = (context: typeof a) =>
+            Effect.forEach(
+              Array.from({ length: 1000 }, (_, index) => issued[index % 2]?.api_key ?? ""),
+              (apiKey) => Effect.flatMap(ApiKeyAuth.ApiKeyAuth, (auth) => auth.validate({ apiKey })),
+              { concurrency: 8, discard: true }
+            ).pipe(Effect.provide(context))
+          yield* Effect.all([validations(a), validations(b)], { concurrency: 2, discard: true })
+          return issued.map((key) => key.key.api_key_id)
+        }).pipe(Effect.scoped)
+        const rows = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql<{ readonly usage_count: number | bigint; readonly journaled: number | bigint | string }>`SELECT usage_count,
+            (SELECT COUNT(*) FROM api_key_usage_journal) AS journaled FROM api_keys WHERE id IN ${sql.in(keys)}`
+        ).pipe(Effect.provide(open()))
+        assert.deepStrictEqual(rows.map((row) => Number(row.usage_count)), [1000, 1000])
+        assert.deepStrictEqual(rows.map((row) => Number(row.journaled)), [0, 0], "nothing left unfolded")
+      }).pipe(Effect.scoped), 60_000)
+  }
+})
 
 describe("ApiKeyAuth usage on shutdown", () => {
   it.live("counts still in memory are written when the layer's scope closes", () =>

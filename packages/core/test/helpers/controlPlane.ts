@@ -41,6 +41,22 @@ export const postgresDatabase = () =>
 export const mysqlDatabase = () =>
   Layer.unwrap(Effect.map(freshMysqlDatabase, (url) => ControlPlaneDatabase.layerMysql(Redacted.make(url))))
 
+/**
+ * A fresh database of `backend` that can be opened more than once (each opening its own connections, as separate
+ * processes would): yields the opener. The PostgreSQL and MariaDB servers live as long as the scope.
+ */
+export const reopenableDatabase = (backend: BackendName) =>
+  backend === "sqlite"
+    ? Effect.sync(() => {
+      const file = Path.join(tempDir("control-plane-shared"), "maikit.db")
+      return () => Database.layerFile(file)
+    })
+    : backend === "postgresql"
+    ? Effect.flatMap(Layer.build(TestPostgres.layer), (server) =>
+      Effect.map(Effect.provide(freshDatabase, server), (url) => () => ControlPlaneDatabase.layerPostgres(Redacted.make(url))))
+    : Effect.flatMap(Layer.build(TestMysql.layer), (server) =>
+      Effect.map(Effect.provide(freshMysqlDatabase, server), (url) => () => ControlPlaneDatabase.layerMysql(Redacted.make(url))))
+
 export interface ServiceOptions {
   readonly usageFlushInterval?: number
 }
