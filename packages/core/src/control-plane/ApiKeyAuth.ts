@@ -25,8 +25,8 @@
  *   only the uses not yet written: fewer than `usageFlushMaxPending` counted since the last batch began, plus
  *   that batch if the crash interrupts its write — at most 2 × 256 = 512 uses, and at most the uses of the last
  *   second. On SQLite a validation waits for the connection while a batch is written, so uses cannot pile up
- *   behind a slow write; on PostgreSQL they can for as long as one write takes. `pendingUsage` tells how many
- *   are waiting (the control plane's `/health` shows it).
+ *   behind a slow write; on PostgreSQL and MySQL/MariaDB they can for as long as one write takes. `pendingUsage`
+ *   tells how many are waiting (the control plane's `/health` shows it).
  */
 import { Clock, Context, DateTime, Effect, Latch, Layer, Schema } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
@@ -298,7 +298,7 @@ export interface Options {
 export const defaultKeyIndexSize = 65_536
 export const defaultUsageFlushInterval = 1000
 export const defaultUsageFlushMaxPending = 256
-/** Journal rows written by one statement: three parameters each, far below SQLite's and PostgreSQL's limits. */
+/** Journal rows written by one statement: three parameters each, far below every dialect's limit. */
 const usageRowsPerStatement = 256
 
 /** A key past its expiry reads as expired even before a check has marked it so. */

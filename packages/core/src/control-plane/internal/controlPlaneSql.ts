@@ -84,7 +84,7 @@ export const upsert = (
         DO UPDATE SET ${sql.csv(update.map((column) => sql`${sql(column)} = excluded.${sql(column)}`))}`
   })
 
-/** PostgreSQL returns `BIGINT` and `COUNT(*)` as a `bigint`; SQLite returns a number. */
+/** PostgreSQL returns `BIGINT` and `COUNT(*)` as a `bigint`; SQLite and `MysqlClient` return a number. */
 export const DbInt = Schema.Union([
   Schema.Number,
   Schema.BigInt.pipe(
