@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as ControlPlaneDatabase from "../src/control-plane/ControlPlaneDatabase.ts"
+import * as Database from "../src/platform/Database.ts"
 import { databaseUrlFromParts, MaikitConfig, load } from "../src/platform/MaikitConfig.ts"
 import { tempDir } from "./helpers/controlPlane.ts"
 import { execute, freshMysqlDatabase, TestMysql } from "./helpers/mysql.ts"
@@ -141,5 +142,42 @@ describe("ControlPlaneDatabase on MySQL / MariaDB", () => {
       assert.strictEqual(down._tag, "DatabaseOpenError")
       assert.include(down.message, "cannot reach a MySQL/MariaDB server at 127.0.0.1:9")
       assert.notInclude(down.message, "hunter2")
+    }).pipe(Effect.scoped, Effect.provide(TestMysql.layer)))
+})
+
+const probeMigrations = (second: string) => ({
+  "0001_create_first": Effect.andThen(SqlClient.SqlClient, (sql) => sql`CREATE TABLE first_table (id INTEGER PRIMARY KEY)`),
+  "0002_create_second": Effect.andThen(SqlClient.SqlClient, (sql) => sql.unsafe(second))
+})
+
+const recorded = Effect.andThen(SqlClient.SqlClient, (sql) =>
+  Effect.map(sql<{ readonly migration_id: number }>`SELECT migration_id FROM maikit_migrations_mysql_probe ORDER BY migration_id`, (rows) =>
+    rows.map((row) => Number(row.migration_id))))
+
+describe("Database.migrate on MySQL / MariaDB (DDL commits implicitly there)", () => {
+
+  it.live("a failed migration is not recorded, so the next start runs it again", () =>
+    Effect.gen(function*() {
+      const url = yield* freshMysqlDatabase
+      const open = ControlPlaneDatabase.layerMysql(Redacted.make(url))
+      const failed = yield* Effect.flip(Database.migrate("mysql-probe", probeMigrations("CREATE TABLE second_table (")).pipe(Effect.provide(open)))
+      assert.strictEqual(failed._tag === "DatabaseMigrationError" ? failed.migration : failed._tag, "0002_create_second")
+      assert.deepStrictEqual(yield* recorded.pipe(Effect.provide(open)), [1], "the first committed, the failed one is not recorded")
+      const applied = yield* Database.migrate("mysql-probe", probeMigrations("CREATE TABLE second_table (id INTEGER PRIMARY KEY)"))
+        .pipe(Effect.provide(open))
+      assert.deepStrictEqual(applied, ["0002_create_second"])
+      assert.deepStrictEqual(yield* recorded.pipe(Effect.provide(open)), [1, 2])
+    }).pipe(Effect.scoped, Effect.provide(TestMysql.layer)))
+
+  it.live("two processes starting at once on a fresh database both come up: one migrates, the other waits for it", () =>
+    Effect.gen(function*() {
+      const url = yield* freshMysqlDatabase
+      const start = ControlPlaneDatabase.layerServices(ControlPlaneDatabase.layerMysql(Redacted.make(url)), { catalog: {} })
+      yield* Effect.all([Layer.build(start), Layer.build(start)].map((built) => Effect.scoped(built)), { concurrency: 2 })
+      const tables = yield* Effect.andThen(SqlClient.SqlClient, (sql) =>
+        sql<{ readonly migration_id: number }>`SELECT migration_id FROM maikit_migrations_api_key_auth`).pipe(
+          Effect.provide(ControlPlaneDatabase.layerMysql(Redacted.make(url)))
+        )
+      assert.strictEqual(tables.length, 3)
     }).pipe(Effect.scoped, Effect.provide(TestMysql.layer)))
 })
