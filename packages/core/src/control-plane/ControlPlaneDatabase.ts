@@ -2,9 +2,9 @@
  * The control plane's `SqlClient`, chosen by configuration: PostgreSQL (`@effect/sql-pg`) when
  * `databaseUrl` (`DATABASE_URL`, `database_url`) is a `postgres://` or `postgresql://` URL, MySQL 8 or MariaDB
  * 10.11+ (`MysqlClient`, on `mysql2`) for `mysql://` and the original's `mysql+aiomysql://` (any `mysql+<driver>`,
- * and `mariadb://`), otherwise MaiKit's SQLite file in the data directory. PostgreSQL is how a deployment outgrows one machine: several stateless
- * MaiKit replicas share one database, and since nothing about a key is cached, a revocation on one replica
- * fails the next check on every other.
+ * and `mariadb://`), otherwise MaiKit's SQLite file in the data directory. A database server is how a deployment
+ * outgrows one machine: several stateless MaiKit replicas share one database, and since nothing about a key is
+ * cached beyond the database's key epoch, a revocation on one replica fails the next check on every other.
  */
 import { type Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
@@ -35,11 +35,10 @@ export const mysqlConfigFromUrl = (url: string): MysqlClientConfig => {
   if (database === "" || database.includes("/")) {
     throw new Error("the URL names no database: use mysql://user:password@host:3306/<database>")
   }
-  const socketPath = parsed.searchParams.get("unix_socket") ?? parsed.searchParams.get("socket") ?? undefined
   return {
     host: parsed.hostname === "" ? "localhost" : parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: parsed.port === "" ? 3306 : Number(parsed.port),
-    socketPath: socketPath ?? undefined,
+    socketPath: parsed.searchParams.get("unix_socket") ?? parsed.searchParams.get("socket") ?? undefined,
     user: decodeURIComponent(parsed.username),
     password: parsed.password === "" ? undefined : Redacted.make(decodeURIComponent(parsed.password)),
     database

@@ -141,13 +141,14 @@ const mysqlGuarded = <A>(
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const connection = yield* Effect.mapError(sql.reserve, (error) => DatabaseMigrationError.of(service, undefined, error))
-    const lock = migrationsTable(service)
-    const [held] = yield* connection.executeUnprepared("SELECT GET_LOCK(?, ?) AS acquired", [lock, mysqlLockWait], undefined)
+    // Lock names are the server's, not a database's, and at most 64 characters long: hash the database's and ours.
+    const lock = "SHA1(CONCAT(DATABASE(), '/', ?))"
+    const [held] = yield* connection.executeUnprepared(`SELECT GET_LOCK(${lock}, ?) AS acquired`, [table, mysqlLockWait], undefined)
       .pipe(Effect.mapError((error) => DatabaseMigrationError.of(service, undefined, error)))
     if (Number(held?.["acquired"]) !== 1) {
-      return yield* DatabaseMigrationError.of(service, undefined, `another process held lock ${lock} for ${mysqlLockWait} s`)
+      return yield* DatabaseMigrationError.of(service, undefined, `another process held the migration lock for ${mysqlLockWait} s`)
     }
-    yield* Effect.addFinalizer(() => Effect.ignore(connection.executeUnprepared("DO RELEASE_LOCK(?)", [lock], undefined)))
+    yield* Effect.addFinalizer(() => Effect.ignore(connection.executeUnprepared(`DO RELEASE_LOCK(${lock})`, [table], undefined)))
     return yield* run.pipe(
       Effect.tapError((error) => {
         const failed = keyPattern.exec(error.migration ?? "")?.[1]
