@@ -14,7 +14,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",
-    // Installs or unpacks the Debian packages the tests need (mosquitto, PostgreSQL, Chromium) when they are missing.
+    // Installs or unpacks the Debian packages the tests need (mosquitto, PostgreSQL, MariaDB, Chromium) when they are missing.
     globalSetup: ["./vitest.services.ts"]
   }
 })

@@ -1,6 +1,6 @@
 /**
- * The real services the tests use come from Debian's packages: an MQTT 5 broker (mosquitto), PostgreSQL, and
- * Chromium for the web console's end-to-end tests (with a CJK font, so that its screenshots are legible).
+ * The real services the tests use come from Debian's packages: an MQTT 5 broker (mosquitto), PostgreSQL, MariaDB,
+ * and Chromium for the web console's end-to-end tests (with a CJK font, so that its screenshots are legible).
  * `pnpm test` provisions the ones a machine lacks before any test runs, so that the README's test command
  * passes on a fresh machine with only Node and corepack:
  * - as root, or with password-less sudo: `apt-get install` (what `.ci/run` used to do itself);
@@ -8,8 +8,8 @@
  *   needed: apt's lists live in a private directory) and unpacked under `node_modules/.cache`, and the tests
  *   are pointed at them (`MAIKIT_TEST_PACKAGE_ROOT`, `PATH`, `LD_LIBRARY_PATH`).
  * The tests themselves start private servers from these binaries, or use the ones named by
- * `MAIKIT_TEST_MOSQUITTO_URL` / `MAIKIT_TEST_DATABASE_URL` (and a Chromium named by `MAIKIT_TEST_CHROMIUM`).
- * `MAIKIT_TEST_NO_PROVISION=1` skips this step.
+ * `MAIKIT_TEST_MOSQUITTO_URL` / `MAIKIT_TEST_DATABASE_URL` / `MAIKIT_TEST_MYSQL_URL` (and a Chromium named by
+ * `MAIKIT_TEST_CHROMIUM`). `MAIKIT_TEST_NO_PROVISION=1` skips this step.
  */
 import { spawnSync, type SpawnSyncOptions } from "node:child_process"
 import * as Fs from "node:fs"
@@ -54,6 +54,12 @@ const requirements: ReadonlyArray<Requirement> = [
     pkg: "postgresql",
     serverVariable: "MAIKIT_TEST_DATABASE_URL",
     present: (root) => postgresBinDirs(root).length > 0
+  },
+  {
+    pkg: "mariadb-server",
+    serverVariable: "MAIKIT_TEST_MYSQL_URL",
+    present: (root) =>
+      isExecutable(Path.join(root, "usr/sbin/mariadbd")) && isExecutable(Path.join(root, "usr/bin/mariadb-install-db"))
   },
   {
     pkg: "chromium",

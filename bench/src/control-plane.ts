@@ -1,17 +1,18 @@
 /**
  * The control plane under load, each figure with its baseline from the same run:
  *
- * 1. `POST /api/v2/auth/validate-api-key` over HTTP: MaiKit (SQLite read, usage counted, envelope) versus
- *    bare `node:http` doing a SHA-256 and an in-memory map lookup. Servers in their own processes,
- *    alternating rounds; target ratio ≥ 0.3.
- * 2. `GET /api/v2/tenants` paging over 10k tenants: p50/p99 latency of the first, middle and last page.
- * 3. In-process `ApiKeyAuth.validate` with 100k keys stored, on SQLite and on PostgreSQL, versus the same
+ * 1. `POST /api/v2/auth/validate-api-key` over HTTP: MaiKit (key epoch read, usage counted, envelope) on SQLite,
+ *    PostgreSQL and MariaDB versus bare `node:http` doing a SHA-256 and an in-memory map lookup. Servers in
+ *    their own processes, alternating rounds; target ratio ≥ 0.3 on SQLite.
+ * 2. `GET /api/v2/tenants` paging over 10k tenants (SQLite): p50/p99 latency of the first, middle and last page.
+ * 3. In-process `ApiKeyAuth.validate` with 100k keys stored, on SQLite, PostgreSQL and MariaDB, versus the same
  *    lookup done by hand on the driver (hash + one indexed join, no service); target ≥ 20k/s on SQLite. The
  *    first pass over the picked keys runs with the in-memory key index empty and is reported on its own; the
  *    measured rounds repeat the same keys, as clients of a deployment do.
  *
  * Settings: BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3), MAIKIT_BENCH_DATABASE_URL (an admin URL of
- * a PostgreSQL server; without it one is started from Debian's binaries).
+ * a PostgreSQL server) and MAIKIT_BENCH_MYSQL_URL (of a MySQL/MariaDB server); without them, servers are started
+ * from Debian's binaries.
  */
 import type BetterSqlite3 from "better-sqlite3"
 import { Array as Arr, Context, Effect, Layer, ManagedRuntime, Redacted, References } from "effect"
@@ -23,6 +24,7 @@ import * as Path from "node:path"
 import { ApiKeyAuth, ControlPlaneDatabase, TenantStore } from "@maikit/core/control-plane"
 import { Database } from "@maikit/core/platform"
 import { format, here, load, median, printTable, rounds, seconds, startServer, type LoadResult } from "./harness.ts"
+import * as Mariadb from "./mariadb.ts"
 import * as Postgres from "./postgres.ts"
 
 // better-sqlite3 is a dependency of @maikit/core, not of the bench package.
@@ -179,20 +181,22 @@ const sqliteBare = () => {
   }
 }
 
-const postgresLookup = (key: string) =>
+/** The lookup by hand on a server's driver; `placeholder` is the dialect's first parameter (`$1`, `?`). */
+const serverLookup = (placeholder: string) => (key: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql.unsafe<{ permissions: string; status: string }>(`${checkSql}$1`, [ApiKeyAuth.hash(key)])
+    const rows = yield* sql.unsafe<{ permissions: string; status: string }>(`${checkSql}${placeholder}`, [ApiKeyAuth.hash(key)])
     const row = rows[0]
     if (row === undefined || row.status !== "active" || !(JSON.parse(row.permissions) as Array<string>).includes("chat")) {
-      return yield* Effect.die(new Error("bare PostgreSQL lookup failed"))
+      return yield* Effect.die(new Error("bare server lookup failed"))
     }
   })
 
-const postgresBare = (url: string) => {
-  const runtime = ManagedRuntime.make(ControlPlaneDatabase.layerPostgres(Redacted.make(url)))
+const serverBare = (database: Layer.Layer<SqlClient.SqlClient, unknown>, placeholder: string) => {
+  const runtime = ManagedRuntime.make(database)
+  const lookup = serverLookup(placeholder)
   const run = (keys: ReadonlyArray<string>, parallel: number) =>
-    runtime.runPromise(Effect.forEach(picks, (index) => postgresLookup(keys[index] ?? ""), { concurrency: parallel, discard: true }))
+    runtime.runPromise(Effect.forEach(picks, (index) => lookup(keys[index] ?? ""), { concurrency: parallel, discard: true }))
   return {
     bare: { sequential: (keys: ReadonlyArray<string>) => run(keys, 1), concurrent: (keys: ReadonlyArray<string>) => run(keys, concurrency) },
     dispose: () => runtime.dispose()
@@ -209,59 +213,85 @@ measured.push(...await measure("SQLite", Database.layerFile(sqliteFile), {
 }))
 
 const postgres = await Postgres.start()
+const mariadb = await Mariadb.start()
+const servers = [
+  { backend: "PostgreSQL", url: postgres.createDatabase(), open: ControlPlaneDatabase.layerPostgres, placeholder: "$1" },
+  { backend: "MariaDB", url: mariadb.createDatabase(), open: ControlPlaneDatabase.layerMysql, placeholder: "?" }
+]
 try {
-  const url = postgres.createDatabase()
-  const bare = postgresBare(url)
-  try {
-    measured.push(...await measure("PostgreSQL", ControlPlaneDatabase.layerPostgres(Redacted.make(url)), bare.bare))
-  } finally {
-    await bare.dispose()
+  for (const server of servers) {
+    const database = server.open(Redacted.make(server.url))
+    const bare = serverBare(database, server.placeholder)
+    try {
+      measured.push(...await measure(server.backend, database, bare.bare))
+    } finally {
+      await bare.dispose()
+    }
   }
-} finally {
+} catch (error) {
   await postgres.stop()
+  await mariadb.stop()
+  throw error
 }
 
 // 1 and 2: over HTTP, after the in-process figures, so that the load generator's heap does not weigh on them.
 const tenantCount = 10_000
-const candidate = await startServer("maikit", Path.join(here, "servers/control-plane-http.ts"), {
-  SEED_TENANTS: String(tenantCount)
-})
-const candidateBase = `http://127.0.0.1:${candidate.port}`
-const tenant = await post(candidateBase, "/api/v2/tenants", { tenant_name: "bench", tenant_type: "enterprise" })
-const agent = await post(candidateBase, "/api/v2/agents", { tenant_id: tenant["id"], name: "bench" })
-const created = await post(candidateBase, "/api/v2/api-keys", {
-  tenant_id: tenant["id"],
-  agent_id: agent["id"],
-  name: "bench",
-  permissions: ["chat"]
-})
-const apiKey = created["api_key"] ?? ""
-const baseline = await startServer("bare", Path.join(here, "servers/bare-key-check.ts"), { API_KEY: apiKey })
-const validateBody = JSON.stringify({ api_key: apiKey, required_permission: "chat" })
 
-const httpRuns: Record<"maikit" | "bare", Array<LoadResult>> = { maikit: [], bare: [] }
+/** A candidate server on `databaseUrl` (SQLite in a temp dir without one) with a key to validate. */
+const startCandidate = async (name: string, environment: Record<string, string>) => {
+  const server = await startServer(name, Path.join(here, "servers/control-plane-http.ts"), environment)
+  const base = `http://127.0.0.1:${server.port}`
+  const tenant = await post(base, "/api/v2/tenants", { tenant_name: "bench", tenant_type: "enterprise" })
+  const agent = await post(base, "/api/v2/agents", { tenant_id: tenant["id"], name: "bench" })
+  const created = await post(base, "/api/v2/api-keys", {
+    tenant_id: tenant["id"],
+    agent_id: agent["id"],
+    name: "bench",
+    permissions: ["chat"]
+  })
+  return { server, base, keyId: created["api_key_id"] ?? "", apiKey: created["api_key"] ?? "" }
+}
+
+const candidates = [
+  { backend: "SQLite", ...await startCandidate("maikit", { SEED_TENANTS: String(tenantCount) }) },
+  { backend: "PostgreSQL", ...await startCandidate("maikit-postgresql", { DATABASE_URL: postgres.createDatabase() }) },
+  { backend: "MariaDB", ...await startCandidate("maikit-mariadb", { DATABASE_URL: mariadb.createDatabase() }) }
+]
+const candidateBase = candidates[0]?.base ?? ""
+// Each server checks a key of its own; the keys differ only in their random part, so each check costs the same.
+const baseline = await startServer("bare", Path.join(here, "servers/bare-key-check.ts"), { API_KEY: candidates[0]?.apiKey ?? "" })
+const bodies = new Map([
+  ...candidates.map((c) => [c.server.name, JSON.stringify({ api_key: c.apiKey, required_permission: "chat" })] as const),
+  ["bare", JSON.stringify({ api_key: candidates[0]?.apiKey ?? "", required_permission: "chat" })] as const
+])
+
+const httpRuns = new Map<string, Array<LoadResult>>([["bare", []], ...candidates.map((c) => [c.server.name, []] as [string, Array<LoadResult>])])
 const pageRows: Array<Array<string>> = []
-const rss = { maikit: 0, bare: 0 }
+const rss = new Map<string, number>()
 try {
-  const hit = (port: number, secondsToRun: number) =>
-    load({ url: `http://127.0.0.1:${port}/api/v2/auth/validate-api-key`, method: "POST", body: validateBody, seconds: secondsToRun })
-  await hit(candidate.port, 2)
-  await hit(baseline.port, 2)
+  const hit = (server: { readonly name: string; readonly port: number }, secondsToRun: number) =>
+    load({
+      url: `http://127.0.0.1:${server.port}/api/v2/auth/validate-api-key`,
+      method: "POST",
+      body: bodies.get(server.name) ?? "",
+      seconds: secondsToRun
+    })
+  const all = [...candidates.map((c) => c.server), baseline]
+  for (const server of all) await hit(server, 2)
   for (let round = 0; round < rounds; round++) {
-    for (const server of round % 2 === 0 ? [candidate, baseline] : [baseline, candidate]) {
-      const result = await hit(server.port, seconds)
+    for (const server of round % 2 === 0 ? all : all.toReversed()) {
+      const result = await hit(server, seconds)
       if (result.non2xx > 0 || result.errors > 0) {
         throw new Error(`${server.name} answered ${result.non2xx} non-2xx and ${result.errors} errors`)
       }
-      httpRuns[server.name as "maikit" | "bare"].push(result)
+      httpRuns.get(server.name)?.push(result)
     }
   }
-  const check = await fetch(`${candidateBase}/api/v2/api-keys/${created["api_key_id"]}`).then((r) => r.json()) as {
-    data: { usage_count: number }
+  for (const { server, base, keyId } of candidates) {
+    const check = await fetch(`${base}/api/v2/api-keys/${keyId}`).then((r) => r.json()) as { data: { usage_count: number } }
+    if (check.data.usage_count === 0) throw new Error(`${server.name} counted no use of the key`)
   }
-  if (check.data.usage_count === 0) throw new Error("the candidate counted no use of the key")
-  rss.maikit = candidate.rssMb()
-  rss.bare = baseline.rssMb()
+  for (const server of all) rss.set(server.name, server.rssMb())
 
   const pages = Math.ceil((tenantCount + 1) / 20)
   for (const page of [1, Math.ceil(pages / 2), pages]) {
@@ -277,20 +307,31 @@ try {
     ])
   }
 } finally {
-  await candidate.stop()
+  for (const { server } of candidates) await server.stop()
   await baseline.stop()
+  await postgres.stop()
+  await mariadb.stop()
 }
 
 const rps = (results: ReadonlyArray<LoadResult>) => median(results.map((r) => r.requestsPerSecond))
 const p99 = (results: ReadonlyArray<LoadResult>) => median(results.map((r) => r.p99))
 
+const bareRuns = httpRuns.get("bare") ?? []
 printTable(
   `POST /api/v2/auth/validate-api-key: MaiKit vs bare node:http (SHA-256 + Map) (${rounds} alternating rounds of ${seconds} s, 50 connections, median)`,
-  ["server", "req/s", "p99 ms", "RSS MB"],
+  ["server", "req/s", "p99 ms", "RSS MB", "ratio to bare"],
   [
-    ["MaiKit (SQLite read, usage counted, envelope)", format(rps(httpRuns.maikit)), format(p99(httpRuns.maikit)), format(rss.maikit)],
-    ["bare node:http (SHA-256 + in-memory Map)", format(rps(httpRuns.bare)), format(p99(httpRuns.bare)), format(rss.bare)],
-    ["ratio MaiKit / bare (target ≥ 0.3)", format(rps(httpRuns.maikit) / rps(httpRuns.bare), 2), "", ""]
+    ...candidates.map(({ backend, server }) => {
+      const runs = httpRuns.get(server.name) ?? []
+      return [
+        `MaiKit on ${backend} (epoch read, usage counted, envelope)`,
+        format(rps(runs)),
+        format(p99(runs)),
+        format(rss.get(server.name) ?? 0),
+        `${format(rps(runs) / rps(bareRuns), 2)}${backend === "SQLite" ? " (target ≥ 0.3)" : ""}`
+      ]
+    }),
+    ["bare node:http (SHA-256 + in-memory Map)", format(rps(bareRuns)), format(p99(bareRuns)), format(rss.get("bare") ?? 0), ""]
   ]
 )
 

@@ -1,9 +1,10 @@
 /**
- * The candidate: MaiKit's control-plane family (envelope, CORS, error shaping, body limit) on a SQLite file in
- * a temp dir, with `SEED_TENANTS` tenants created before it listens. Prints `READY <port>` when listening.
+ * The candidate: MaiKit's control-plane family (envelope, CORS, error shaping, body limit) on the PostgreSQL or
+ * MySQL/MariaDB database in `DATABASE_URL`, or else on a SQLite file in a temp dir, with `SEED_TENANTS` tenants
+ * created before it listens. Prints `READY <port>` when listening.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Context, Effect, Layer, Option, References } from "effect"
+import { Context, Effect, Layer, Option, Redacted, References } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -16,7 +17,13 @@ const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-bench-cp-"))
 process.on("exit", () => Fs.rmSync(directory, { recursive: true, force: true }))
 const tenants = Number(process.env["SEED_TENANTS"] ?? 0)
 
-const services = ControlPlaneDatabase.layerServices(Database.layerFile(Path.join(directory, "maikit.db")), { catalog: {} })
+const url = process.env["DATABASE_URL"] ?? ""
+const database = ControlPlaneDatabase.isPostgresUrl(url)
+  ? ControlPlaneDatabase.layerPostgres(Redacted.make(url))
+  : ControlPlaneDatabase.isMysqlUrl(url)
+  ? ControlPlaneDatabase.layerMysql(Redacted.make(url))
+  : Database.layerFile(Path.join(directory, "maikit.db"))
+const services = ControlPlaneDatabase.layerServices(database, { catalog: {} })
 
 const server = MaikitServer.layer({
   families: [ControlPlane.family],

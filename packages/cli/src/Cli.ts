@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import { MaikitConfig, MaikitVersion } from "@maikit/core/platform"
 import * as ConfigCommands from "./commands/config.ts"
 import * as ControlPlaneCommands from "./commands/controlPlane.ts"
+import { controlPlane } from "./commands/controlPlaneImport.ts"
 import * as DeployCommands from "./commands/deploy.ts"
 import { allowedHost, allowedOrigin, onUse, optionalText } from "./commands/flags.ts"
 import * as InstanceCommands from "./commands/instances.ts"
@@ -64,6 +65,7 @@ const families = [
   ControlPlaneCommands.tenants,
   ControlPlaneCommands.agents,
   ControlPlaneCommands.keys,
+  controlPlane,
   LightCommands.light,
   StatusCommands.status,
   InstanceCommands.instances,

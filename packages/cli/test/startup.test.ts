@@ -39,7 +39,7 @@ const heavy = [
   /^packages\/core\/src\/(launcher|control-plane)\//,
   /^packages\/ws-adapter\//,
   /^packages\/cli\/src\/AllInOne\.ts$/,
-  /^(node-pty|pg|@effect\/sql-pg|selfsigned|aedes|@stoprocent\/noble)\//,
+  /^(node-pty|pg|@effect\/sql-pg|mysql2|selfsigned|aedes|@stoprocent\/noble)\//,
   /^effect\/dist\/http-api\/internal\/httpApi(Swagger|Scalar)\.js$/
 ]
 

@@ -1,7 +1,7 @@
 /**
  * Core is one folder per domain: a domain imports the platform and never another domain, and each entry point
  * loads only what its domain needs, so a host that embeds the relay does not pay for (or install) node-pty or
- * the PostgreSQL driver.
+ * the PostgreSQL and MySQL drivers.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
@@ -64,15 +64,15 @@ describe("core domains", () => {
     expect(crossings).toEqual([])
   })
 
-  it("loads neither node-pty, the PostgreSQL driver nor the BLE driver for the relay", () => {
+  it("loads neither node-pty, the PostgreSQL or MySQL driver nor the BLE driver for the relay", () => {
     const modules = modulesLoadedBy("@maikit/core/relay")
     expect(loads(modules, "mqtt")).toBe(true)
-    expect(modules.filter((module) => /^(node-pty|@effect\/sql-pg|pg|@stoprocent\/noble)\//.test(module))).toEqual([])
+    expect(modules.filter((module) => /^(node-pty|@effect\/sql-pg|pg|mysql2|@stoprocent\/noble)\//.test(module))).toEqual([])
   })
 
-  it("loads no driver of another domain for the control plane, and PostgreSQL only once it is configured", () => {
+  it("loads no driver of another domain for the control plane, and PostgreSQL or MySQL only once it is configured", () => {
     const modules = modulesLoadedBy("@maikit/core/control-plane")
-    expect(modules.filter((module) => /^(node-pty|@effect\/sql-pg|pg|mqtt|@stoprocent\/noble)\//.test(module))).toEqual([])
+    expect(modules.filter((module) => /^(node-pty|@effect\/sql-pg|pg|mysql2|mqtt|@stoprocent\/noble)\//.test(module))).toEqual([])
   })
 
   it("loads node-pty for the launcher only when a process starts", () => {

@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Layer, Redacted, Schema } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { ControlPlaneDatabase } from "@maikit/core/control-plane"
+import { freshMysqlDatabase, TestMysql } from "../../core/test/helpers/mysql.ts"
 import { freshDatabase, TestPostgres } from "../../core/test/helpers/postgres.ts"
 import { BaseUrl, call, dataOf, envelopeOf, unique } from "./helpers/controlPlane.ts"
 
@@ -45,10 +46,28 @@ const Ok = Schema.Record(Schema.String, Schema.Unknown)
 const validate = (apiKey: string, extra: object = {}) =>
   Effect.map(call("POST", "/api/v2/auth/validate-api-key", { api_key: apiKey, ...extra }), envelopeOf)
 
-describe("two control-plane replicas on one PostgreSQL", () => {
+/**
+ * A fresh database of each shared backend, on a server that lives as long as the test's scope, and a client of it
+ * for reading what the replicas wrote.
+ */
+const servers = [
+  {
+    name: "PostgreSQL",
+    database: Effect.flatMap(Layer.build(TestPostgres.layer), (server) => Effect.provide(freshDatabase, server)),
+    open: (url: string) => ControlPlaneDatabase.layerPostgres(Redacted.make(url))
+  },
+  {
+    name: "MariaDB",
+    database: Effect.flatMap(Layer.build(TestMysql.layer), (server) => Effect.provide(freshMysqlDatabase, server)),
+    open: (url: string) => ControlPlaneDatabase.layerMysql(Redacted.make(url))
+  }
+] as const
+
+for (const server of servers) {
+describe(`two control-plane replicas on one ${server.name}`, () => {
   it.live("a revocation on one replica fails the very next check on the other; usage from both is kept", () =>
     Effect.gen(function*() {
-      const url = yield* freshDatabase
+      const url = yield* server.database
       const [a, b] = yield* Effect.all([replica(url), replica(url)], { concurrency: 2 })
       const onA = on(a.base)
       const onB = on(b.base)
@@ -97,13 +116,21 @@ describe("two control-plane replicas on one PostgreSQL", () => {
       const counted = yield* newKey(yield* newAgent(onB), onA)
       for (let i = 0; i < 4; i++) assert.isTrue((yield* validate(counted.key).pipe(onA)).success)
       for (let i = 0; i < 3; i++) assert.isTrue((yield* validate(counted.key).pipe(onB)).success)
+      // 200 at once, half on each replica, spread over more than a second so both journal and fold meanwhile.
+      const burst = yield* Effect.all(
+        Array.from({ length: 200 }, (_, index) =>
+          Effect.andThen(Effect.sleep(`${index * 6} millis`), validate(counted.key).pipe(index % 2 === 0 ? onA : onB))),
+        { concurrency: "unbounded" }
+      )
+      assert.isTrue(burst.every((answer) => answer.success), "every concurrent validation succeeds")
       const codes = yield* Effect.all([a.stop(), b.stop()].map((stopped) => Effect.promise(() => stopped)))
       assert.deepStrictEqual(codes, [130, 130], "interrupted by SIGTERM, both ran their finalizers and exited as Effect's runMain does on interruption")
 
       const usage = yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         return yield* sql<{ readonly usage_count: number | bigint }>`SELECT usage_count FROM api_keys WHERE id = ${counted.id}`
-      }).pipe(Effect.provide(ControlPlaneDatabase.layerPostgres(Redacted.make(url))))
-      assert.strictEqual(Number(usage[0]?.usage_count), 7, "every use on either replica is written")
-    }).pipe(Effect.scoped, Effect.provide(TestPostgres.layer)), 60_000)
+      }).pipe(Effect.provide(server.open(url)))
+      assert.strictEqual(Number(usage[0]?.usage_count), 207, "every use on either replica is written")
+    }).pipe(Effect.scoped), 60_000)
 })
+}

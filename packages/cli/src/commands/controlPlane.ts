@@ -14,7 +14,7 @@ const handlers = onUse(() => import("../handlers/controlPlane.ts"))
 export const common = {
   dataDir: optionalText(
     "data-dir",
-    "Directory of the SQLite database (default ./data); DATABASE_URL=postgres://… selects PostgreSQL"
+    "Directory of the SQLite database (default ./data); DATABASE_URL=postgres://… or mysql://… selects PostgreSQL or MySQL/MariaDB"
   ),
   config: configFile,
   json

@@ -25,8 +25,8 @@
  *   only the uses not yet written: fewer than `usageFlushMaxPending` counted since the last batch began, plus
  *   that batch if the crash interrupts its write — at most 2 × 256 = 512 uses, and at most the uses of the last
  *   second. On SQLite a validation waits for the connection while a batch is written, so uses cannot pile up
- *   behind a slow write; on PostgreSQL they can for as long as one write takes. `pendingUsage` tells how many
- *   are waiting (the control plane's `/health` shows it).
+ *   behind a slow write; on PostgreSQL and MySQL/MariaDB they can for as long as one write takes. `pendingUsage`
+ *   tells how many are waiting (the control plane's `/health` shows it).
  */
 import { Clock, Context, DateTime, Effect, Latch, Layer, Schema } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
@@ -45,7 +45,7 @@ import {
   ApiKeyUnknown
 } from "./ApiKeyAuthError.ts"
 import * as Database from "../platform/Database.ts"
-import { DbInt, isUniqueViolation, naiveIso, newId } from "./internal/controlPlaneSql.ts"
+import { DbInt, ddl, deleteWhere, isUniqueViolation, naiveIso, newId } from "./internal/controlPlaneSql.ts"
 import { Description, IdParam, Name, TenantStore, Text } from "./TenantStore.ts"
 import type { AgentNotFound, AgentNotInTenant, TenantNotFound, TenantStoreStorageError } from "./TenantStoreError.ts"
 
@@ -298,7 +298,7 @@ export interface Options {
 export const defaultKeyIndexSize = 65_536
 export const defaultUsageFlushInterval = 1000
 export const defaultUsageFlushMaxPending = 256
-/** Journal rows written by one statement: three parameters each, far below SQLite's and PostgreSQL's limits. */
+/** Journal rows written by one statement: three parameters each, far below every dialect's limit. */
 const usageRowsPerStatement = 256
 
 /** A key past its expiry reads as expired even before a check has marked it so. */
@@ -310,26 +310,38 @@ const effectiveStatus = (
 /** The latest use journaled for the key in the outer query and not yet folded into its row. */
 const journaledLast = "(SELECT MAX(j.last) FROM api_key_usage_journal j WHERE j.key_id = api_keys.id)"
 
-// Usage reads add what the journal holds for the key: it is folded into the row about once a second.
-const keyColumns = `id, tenant_id, agent_id, name, description, key_prefix, permissions, status, expires_at,
+/**
+ * Usage reads add what the journal holds for the key: it is folded into the row about once a second. `integer` is
+ * the dialect's name for a 64-bit integer in `CAST` (MySQL has no `CAST(… AS BIGINT)`).
+ */
+const keyColumns = (integer: "BIGINT" | "SIGNED") =>
+  `id, tenant_id, agent_id, name, description, key_prefix, permissions, status, expires_at,
   CASE WHEN ${journaledLast} IS NOT NULL AND (last_used_at IS NULL OR ${journaledLast} > last_used_at)
     THEN ${journaledLast} ELSE last_used_at END AS last_used_at,
   usage_count + CAST(COALESCE((SELECT SUM(j.uses) FROM api_key_usage_journal j WHERE j.key_id = api_keys.id), 0)
-    AS BIGINT) AS usage_count,
+    AS ${integer}) AS usage_count,
   created_at, updated_at`
+
+/** The columns whose change can change a check's answer, by table: what the key epoch watches. */
+const watched = [
+  { table: "api_keys", columns: ["status", "permissions", "expires_at", "key_hash", "tenant_id", "agent_id"] },
+  { table: "agents", columns: ["status", "tenant_id"] },
+  { table: "tenants", columns: ["status"] }
+] as const
 
 const migrations = Database.migrations("api-key-auth", {
   "0001_create_api_keys": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { tableOptions, text } = yield* ddl
     yield* sql`CREATE TABLE api_keys (
       id VARCHAR(50) PRIMARY KEY,
       tenant_id VARCHAR(50) NOT NULL,
       agent_id VARCHAR(50) NOT NULL,
       name VARCHAR(100) NOT NULL,
-      description TEXT,
+      description ${text},
       key_hash CHAR(64) NOT NULL,
       key_prefix VARCHAR(32) NOT NULL,
-      permissions TEXT NOT NULL,
+      permissions ${text} NOT NULL,
       status VARCHAR(20) NOT NULL,
       expires_at VARCHAR(32),
       last_used_at VARCHAR(32),
@@ -337,38 +349,47 @@ const migrations = Database.migrations("api-key-auth", {
       created_at VARCHAR(32) NOT NULL,
       updated_at VARCHAR(32) NOT NULL,
       FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id) ON DELETE CASCADE
-    )`
+    )${tableOptions}`
     yield* sql`CREATE UNIQUE INDEX api_keys_key_hash ON api_keys (key_hash)`
     yield* sql`CREATE UNIQUE INDEX api_keys_tenant_name ON api_keys (tenant_id, name)`
     yield* sql`CREATE INDEX api_keys_tenant_agent ON api_keys (tenant_id, agent_id, created_at)`
   }),
   // Triggers, not application code, bump the epoch: a write that bypasses this service still invalidates.
+  //
+  // MySQL and MariaDB have row triggers only, with no `UPDATE OF` (the body compares the watched columns), and a
+  // delete that cascades through a foreign key fires no trigger on the rows it removes. Every cascade that reaches
+  // a key starts at a tenant or agent row deleted by a statement, though, and those rows' own delete triggers bump
+  // the epoch, so revocation by cascade still fails the next check.
   "0002_create_api_key_epoch": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE api_key_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL)`
+    const { tableOptions } = yield* ddl
+    yield* sql`CREATE TABLE api_key_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL)${tableOptions}`
     yield* sql`INSERT INTO api_key_epoch (id, epoch) VALUES (1, 0)`
-    const watched = [
-      { table: "api_keys", columns: "status, permissions, expires_at, key_hash, tenant_id, agent_id" },
-      { table: "agents", columns: "status, tenant_id" },
-      { table: "tenants", columns: "status" }
-    ]
+    const bump = "UPDATE api_key_epoch SET epoch = epoch + 1 WHERE id = 1"
     yield* sql.onDialectOrElse({
       pg: () =>
         Effect.gen(function*() {
           yield* sql.unsafe(`CREATE FUNCTION maikit_bump_api_key_epoch() RETURNS trigger LANGUAGE plpgsql AS $body$
-            BEGIN UPDATE api_key_epoch SET epoch = epoch + 1 WHERE id = 1; RETURN NULL; END $body$`)
+            BEGIN ${bump}; RETURN NULL; END $body$`)
           for (const { table, columns } of watched) {
-            yield* sql.unsafe(`CREATE TRIGGER ${table}_bump_api_key_epoch AFTER UPDATE OF ${columns} OR DELETE ON ${table}
-              FOR EACH STATEMENT EXECUTE FUNCTION maikit_bump_api_key_epoch()`)
+            yield* sql.unsafe(`CREATE TRIGGER ${table}_bump_api_key_epoch AFTER UPDATE OF ${columns.join(", ")} OR DELETE
+              ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION maikit_bump_api_key_epoch()`)
           }
         }),
+      mysql: () =>
+        Effect.forEach(watched, ({ table, columns }) =>
+          Effect.andThen(
+            sql.unsafe(`CREATE TRIGGER ${table}_update_bumps_api_key_epoch AFTER UPDATE ON ${table} FOR EACH ROW
+              IF NOT (${columns.map((column) => `OLD.${column} <=> NEW.${column}`).join(" AND ")}) THEN ${bump}; END IF`),
+            sql.unsafe(`CREATE TRIGGER ${table}_delete_bumps_api_key_epoch AFTER DELETE ON ${table} FOR EACH ROW ${bump}`)
+          ), { discard: true }),
       orElse: () =>
         Effect.forEach(watched, ({ table, columns }) =>
           Effect.andThen(
-            sql.unsafe(`CREATE TRIGGER ${table}_update_bumps_api_key_epoch AFTER UPDATE OF ${columns} ON ${table}
-              BEGIN UPDATE api_key_epoch SET epoch = epoch + 1 WHERE id = 1; END`),
+            sql.unsafe(`CREATE TRIGGER ${table}_update_bumps_api_key_epoch AFTER UPDATE OF ${columns.join(", ")} ON ${table}
+              BEGIN ${bump}; END`),
             sql.unsafe(`CREATE TRIGGER ${table}_delete_bumps_api_key_epoch AFTER DELETE ON ${table}
-              BEGIN UPDATE api_key_epoch SET epoch = epoch + 1 WHERE id = 1; END`)
+              BEGIN ${bump}; END`)
           ), { discard: true })
     })
   }),
@@ -377,7 +398,15 @@ const migrations = Database.migrations("api-key-auth", {
   // into the key rows directly rewrote one page per key, several times a second.
   "0003_create_api_key_usage_journal": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { tableOptions } = yield* ddl
     yield* sql.onDialectOrElse({
+      mysql: () =>
+        sql`CREATE TABLE api_key_usage_journal (
+          seq BIGINT AUTO_INCREMENT PRIMARY KEY,
+          key_id VARCHAR(50) NOT NULL,
+          uses BIGINT NOT NULL,
+          last VARCHAR(32) NOT NULL
+        )${tableOptions}`,
       pg: () =>
         sql`CREATE TABLE api_key_usage_journal (
           seq BIGSERIAL PRIMARY KEY,
@@ -454,6 +483,7 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     ): Effect.Effect<A, OwnerErrors | ApiKeyStorageError, R> =>
       Effect.catchTag(effect, "TenantStoreStorageError", (error) => Effect.fail(fail("check owner")(error)))
 
+    const columns = sql.literal(keyColumns(sql.onDialectOrElse({ mysql: () => "SIGNED", orElse: () => "BIGINT" })))
     const decodeRow = Schema.decodeUnknownEffect(ApiKeyRow)
     const decodeCheck = Schema.decodeUnknownEffect(CheckRow)
     const decodeCount = Schema.decodeUnknownEffect(Schema.Struct({ total: DbInt }))
@@ -492,7 +522,7 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     }
 
     const findRow = (id: string) =>
-      sql`SELECT ${sql.literal(keyColumns)} FROM api_keys WHERE id = ${id}`.pipe(
+      sql`SELECT ${columns} FROM api_keys WHERE id = ${id}`.pipe(
         Effect.flatMap((rows) => rows.length === 0 ? Effect.succeed(undefined) : decodeRow(rows[0])),
         storage("read API key")
       )
@@ -586,7 +616,7 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
       ])
       const [counted] = yield* sql`SELECT COUNT(*) AS total FROM api_keys WHERE ${where}`.pipe(storage("list API keys"))
       const total = (yield* decodeCount(counted ?? { total: 0 }).pipe(storage("list API keys"))).total
-      const rows = yield* sql`SELECT ${sql.literal(keyColumns)} FROM api_keys WHERE ${where}
+      const rows = yield* sql`SELECT ${columns} FROM api_keys WHERE ${where}
         ORDER BY created_at DESC, id DESC LIMIT ${request.page_size} OFFSET ${(request.page - 1) * request.page_size}`.pipe(
         Effect.flatMap(Effect.forEach((row) => decodeRow(row))),
         storage("list API keys")
@@ -660,8 +690,8 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     })
 
     const remove = Effect.fn("ApiKeyAuth.remove")(function*(id: string) {
-      const deleted = yield* sql`DELETE FROM api_keys WHERE id = ${id} RETURNING id`.pipe(storage("delete API key"))
-      if (deleted.length === 0) return yield* ApiKeyNotFound.of(id)
+      const deleted = yield* deleteWhere(sql, "api_keys", sql`id = ${id}`).pipe(storage("delete API key"))
+      if (deleted === 0) return yield* ApiKeyNotFound.of(id)
       pendingUses -= pending.get(id)?.count ?? 0
       pending.delete(id)
     })
@@ -864,9 +894,23 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     /**
      * Moves the journal into the key rows in one transaction. PostgreSQL deletes and sums in one statement, so a
      * row another replica appends meanwhile is either folded or left for the next fold, never lost; SQLite takes
-     * the write lock up front, so nobody appends between the sum and the delete.
+     * the write lock up front, so nobody appends between the sum and the delete. On MySQL/MariaDB a locking read
+     * of the whole journal first waits for appends in flight and then holds off new ones (InnoDB's next-key
+     * locks, up to the end of the index) until the transaction ends, so the sum and the delete see the same rows.
      */
     const foldUsage = sql.onDialectOrElse({
+      mysql: () =>
+        Effect.gen(function*() {
+          // A sum reads (and so locks) every row, and sends back one number instead of the rows.
+          yield* sql`SELECT SUM(uses) AS uses FROM api_key_usage_journal FOR UPDATE`
+          yield* sql`UPDATE api_keys JOIN (
+              SELECT key_id, SUM(uses) AS uses, MAX(last) AS last FROM api_key_usage_journal GROUP BY key_id
+            ) AS used ON api_keys.id = used.key_id
+            SET api_keys.usage_count = api_keys.usage_count + used.uses,
+              api_keys.last_used_at = CASE WHEN api_keys.last_used_at IS NULL OR api_keys.last_used_at < used.last
+                THEN used.last ELSE api_keys.last_used_at END`
+          yield* sql`DELETE FROM api_key_usage_journal`
+        }).pipe(sql.withTransaction),
       pg: () =>
         sql`WITH gone AS (DELETE FROM api_key_usage_journal RETURNING key_id, uses, last),
           used AS (SELECT key_id, SUM(uses) AS uses, MAX(last) AS last FROM gone GROUP BY key_id)

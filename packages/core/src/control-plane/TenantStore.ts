@@ -2,7 +2,7 @@
  * The control plane's records: tenants, their agents and agent configs, agent activity (a TTL heartbeat) and
  * plugin settings, with the fields, enums, id formats and rules of the original MaimConfig
  * (`shared/contracts/control-plane-api.md` §3–§5, §8). Runs on any `SqlClient`; the migrations are portable
- * between SQLite and PostgreSQL. Where MaiKit deliberately differs from the original:
+ * between SQLite, PostgreSQL and MySQL/MariaDB. Where MaiKit deliberately differs from the original:
  *
  * - Deleting a tenant deletes its agents, and deleting an agent deletes its API keys, activity rows and
  *   plugin settings, in the same statement (foreign keys with `ON DELETE CASCADE`). The original left them
@@ -20,14 +20,19 @@ import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import * as AgentConfig from "./AgentConfig.ts"
 import * as Database from "../platform/Database.ts"
 import {
+  type Backend,
+  backendOf,
   DbBoolean,
   DbInt,
+  ddl,
+  deleteWhere,
   idPattern,
   isConstraintViolation,
   isUniqueViolation,
   naiveIso,
   newId,
-  toDbBoolean
+  toDbBoolean,
+  upsert
 } from "./internal/controlPlaneSql.ts"
 import { SystemCatalog } from "./SystemCatalog.ts"
 import {
@@ -240,7 +245,7 @@ const CountRow = Schema.Struct({ total: DbInt })
 const StatusRow = Schema.Struct({ status: Schema.String })
 const AgentOwnerRow = Schema.Struct({ tenant_id: Schema.String, status: AgentStatus })
 
-export type Backend = "sqlite" | "postgresql"
+export type { Backend } from "./internal/controlPlaneSql.ts"
 
 const pagesOf = (total: number, size: number) => Math.ceil(total / size)
 
@@ -250,35 +255,39 @@ const agentColumns = "id, tenant_id, name, description, template_id, config, sta
 const migrations = Database.migrations("tenant-store", {
   "0001_create_tenants": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { tableOptions, text } = yield* ddl
     yield* sql`CREATE TABLE tenants (
       id VARCHAR(50) PRIMARY KEY,
       tenant_name VARCHAR(100) NOT NULL,
       tenant_type VARCHAR(20) NOT NULL,
-      description TEXT,
+      description ${text},
       contact_email VARCHAR(255),
-      tenant_config TEXT,
+      tenant_config ${text},
       status VARCHAR(20) NOT NULL,
       owner_id VARCHAR(50),
       created_at VARCHAR(32) NOT NULL,
       updated_at VARCHAR(32) NOT NULL
-    )`
+    )${tableOptions}`
     yield* sql`CREATE UNIQUE INDEX tenants_tenant_name ON tenants (tenant_name)`
     yield* sql`CREATE INDEX tenants_created ON tenants (created_at, id)`
   }),
+  // Foreign keys are table constraints: MySQL 8 parses a column's `REFERENCES` and ignores it.
   "0002_create_agents": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { tableOptions, text } = yield* ddl
     yield* sql`CREATE TABLE agents (
       id VARCHAR(50) PRIMARY KEY,
-      tenant_id VARCHAR(50) NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+      tenant_id VARCHAR(50) NOT NULL,
       name VARCHAR(100) NOT NULL,
-      description TEXT,
+      description ${text},
       template_id VARCHAR(50),
-      config TEXT NOT NULL,
+      config ${text} NOT NULL,
       status VARCHAR(20) NOT NULL,
-      tags TEXT,
+      tags ${text},
       created_at VARCHAR(32) NOT NULL,
-      updated_at VARCHAR(32) NOT NULL
-    )`
+      updated_at VARCHAR(32) NOT NULL,
+      FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE
+    )${tableOptions}`
     yield* sql`CREATE UNIQUE INDEX agents_tenant_name ON agents (tenant_id, name)`
     // The target of (tenant_id, agent_id) foreign keys: a row may only name an agent of its own tenant.
     yield* sql`CREATE UNIQUE INDEX agents_tenant_id ON agents (tenant_id, id)`
@@ -286,6 +295,7 @@ const migrations = Database.migrations("tenant-store", {
   }),
   "0003_create_agent_activity": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { tableOptions } = yield* ddl
     yield* sql`CREATE TABLE agent_activity (
       tenant_id VARCHAR(50) NOT NULL,
       agent_id VARCHAR(50) NOT NULL,
@@ -294,22 +304,25 @@ const migrations = Database.migrations("tenant-store", {
       expires_at VARCHAR(32) NOT NULL,
       PRIMARY KEY (tenant_id, agent_id),
       FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id) ON DELETE CASCADE
-    )`
+    )${tableOptions}`
     yield* sql`CREATE INDEX agent_activity_expires ON agent_activity (expires_at)`
   }),
   "0004_create_plugin_settings": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { tableOptions, text } = yield* ddl
+    // `ps_<tenant>_<agent or global>_<plugin>`: at most 205 characters.
     yield* sql`CREATE TABLE plugin_settings (
-      id TEXT PRIMARY KEY,
-      tenant_id VARCHAR(50) NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+      id VARCHAR(255) PRIMARY KEY,
+      tenant_id VARCHAR(50) NOT NULL,
       agent_id VARCHAR(50),
       plugin_name VARCHAR(100) NOT NULL,
       enabled INTEGER NOT NULL,
-      config TEXT NOT NULL,
+      config ${text} NOT NULL,
       created_at VARCHAR(32) NOT NULL,
       updated_at VARCHAR(32) NOT NULL,
+      FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE,
       FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id) ON DELETE CASCADE
-    )`
+    )${tableOptions}`
     yield* sql`CREATE INDEX plugin_settings_tenant ON plugin_settings (tenant_id, agent_id)`
   })
 })
@@ -397,7 +410,7 @@ export class TenantStore extends Context.Service<TenantStore, {
   static readonly make = Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const catalog = yield* SystemCatalog
-    const backend: Backend = sql.onDialectOrElse({ pg: () => "postgresql" as const, orElse: () => "sqlite" as const })
+    const backend: Backend = backendOf(sql)
 
     const fail = TenantStoreStorageError.of
     const storage = (operation: string) => <A, R>(effect: Effect.Effect<A, SqlError | Schema.SchemaError, R>) =>
@@ -509,8 +522,8 @@ export class TenantStore extends Context.Service<TenantStore, {
     })
 
     const deleteTenant = Effect.fn("TenantStore.deleteTenant")(function*(id: string) {
-      const deleted = yield* sql`DELETE FROM tenants WHERE id = ${id} RETURNING id`.pipe(storage("delete tenant"))
-      if (deleted.length === 0) return yield* TenantNotFound.of(id)
+      const deleted = yield* deleteWhere(sql, "tenants", sql`id = ${id}`).pipe(storage("delete tenant"))
+      if (deleted === 0) return yield* TenantNotFound.of(id)
     })
 
     const findAgentRow = (id: string) =>
@@ -549,9 +562,8 @@ export class TenantStore extends Context.Service<TenantStore, {
           expires_at: naiveIso(millis + ttlSeconds * 1000),
           ttl_seconds: ttlSeconds
         }
-        yield* sql`INSERT INTO agent_activity ${sql.insert(activity)}
-          ON CONFLICT (tenant_id, agent_id) DO UPDATE SET last_seen_at = excluded.last_seen_at,
-          ttl_seconds = excluded.ttl_seconds, expires_at = excluded.expires_at`.pipe(storage("report activity"))
+        yield* upsert(sql, "agent_activity", activity, ["tenant_id", "agent_id"], ["last_seen_at", "ttl_seconds", "expires_at"])
+          .pipe(storage("report activity"))
         return activity
       })
 
@@ -676,8 +688,8 @@ export class TenantStore extends Context.Service<TenantStore, {
     })
 
     const deleteAgent = Effect.fn("TenantStore.deleteAgent")(function*(id: string) {
-      const deleted = yield* sql`DELETE FROM agents WHERE id = ${id} RETURNING id`.pipe(storage("delete agent"))
-      if (deleted.length === 0) return yield* AgentNotFound.of(id)
+      const deleted = yield* deleteWhere(sql, "agents", sql`id = ${id}`).pipe(storage("delete agent"))
+      if (deleted === 0) return yield* AgentNotFound.of(id)
     })
 
     const getAgentConfig = Effect.fn("TenantStore.getAgentConfig")(function*(id: string) {
@@ -788,9 +800,9 @@ export class TenantStore extends Context.Service<TenantStore, {
           } else {
             yield* requireAgentOf(tenantId, agentId)
           }
-          yield* sql`INSERT INTO plugin_settings ${sql.insert(row)}
-            ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, config = excluded.config,
-            updated_at = excluded.updated_at`.pipe(storage("save plugin setting"))
+          yield* upsert(sql, "plugin_settings", row, ["id"], ["enabled", "config", "updated_at"]).pipe(
+            storage("save plugin setting")
+          )
         })
       )
       return { plugin_name: input.plugin_name, enabled: input.enabled, config: input.config }

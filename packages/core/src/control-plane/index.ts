@@ -1,10 +1,12 @@
 /**
- * The control plane: tenants, agents, agent configs, activity, plugin settings and API keys, on SQLite or
- * PostgreSQL. The PostgreSQL driver loads only when a `postgres://` URL is configured.
+ * The control plane: tenants, agents, agent configs, activity, plugin settings and API keys, on SQLite,
+ * PostgreSQL or MySQL/MariaDB. The PostgreSQL and MySQL drivers load only when such a URL is configured.
  */
 export * as AgentConfig from "./AgentConfig.ts"
 export * as ApiKeyAuth from "./ApiKeyAuth.ts"
 export * as ControlPlaneDatabase from "./ControlPlaneDatabase.ts"
+export * as MaimConfigImport from "./MaimConfigImport.ts"
+export * as MysqlClient from "./MysqlClient.ts"
 export * as SystemCatalog from "./SystemCatalog.ts"
 export * as TenantStore from "./TenantStore.ts"
 
@@ -21,6 +23,7 @@ export {
   ApiKeyStorageError,
   ApiKeyUnknown
 } from "./ApiKeyAuthError.ts"
+export { MaimConfigImportError } from "./MaimConfigImportError.ts"
 export { BotDefaultsUnavailable } from "./SystemCatalogError.ts"
 export {
   ActivityRejected,

@@ -104,6 +104,7 @@ const rejectSkipped = Effect.fnUntraced(function*(
   const sql = yield* SqlClient.SqlClient
   const exists = yield* sql.onDialectOrElse({
     pg: () => sql`SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ${table}`,
+    mysql: () => sql`SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ${table}`,
     orElse: () => sql`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ${table}`
   })
   if (exists.length === 0) return
@@ -122,10 +123,47 @@ const rejectSkipped = Effect.fnUntraced(function*(
   Effect.mapError(effect, (error) =>
     error._tag === "SqlError" ? DatabaseMigrationError.of(service, undefined, error) : error))
 
+/** Seconds a process waits for another one's migrations on MySQL/MariaDB. */
+const mysqlLockWait = 120
+
+/**
+ * MySQL and MariaDB commit before and after every DDL statement, so there the migrator's transaction neither keeps
+ * two processes apart nor undoes a failed migration. A named lock, held by a connection of its own for the whole
+ * run, keeps processes apart; after a failure, the migrations the migrator recorded up front from the failed one on
+ * are unrecorded, so the next start runs (and reports) them again instead of skipping them. What the failed
+ * migration did before it failed stays: DDL cannot be rolled back there.
+ */
+const mysqlGuarded = <A>(
+  service: string,
+  table: string,
+  run: Effect.Effect<A, DatabaseMigrationError, SqlClient.SqlClient>
+): Effect.Effect<A, DatabaseMigrationError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const connection = yield* Effect.mapError(sql.reserve, (error) => DatabaseMigrationError.of(service, undefined, error))
+    // Lock names are the server's, not a database's, and at most 64 characters long: hash the database's and ours.
+    const lock = "SHA1(CONCAT(DATABASE(), '/', ?))"
+    const [held] = yield* connection.executeUnprepared(`SELECT GET_LOCK(${lock}, ?) AS acquired`, [table, mysqlLockWait], undefined)
+      .pipe(Effect.mapError((error) => DatabaseMigrationError.of(service, undefined, error)))
+    if (Number(held?.["acquired"]) !== 1) {
+      return yield* DatabaseMigrationError.of(service, undefined, `another process held the migration lock for ${mysqlLockWait} s`)
+    }
+    yield* Effect.addFinalizer(() => Effect.ignore(connection.executeUnprepared(`DO RELEASE_LOCK(${lock})`, [table], undefined)))
+    return yield* run.pipe(
+      Effect.tapError((error) => {
+        const failed = keyPattern.exec(error.migration ?? "")?.[1]
+        return failed === undefined
+          ? Effect.void
+          : Effect.ignore(sql`DELETE FROM ${sql(table)} WHERE migration_id >= ${Number(failed)}`)
+      })
+    )
+  }).pipe(Effect.scoped)
+
 /**
  * Applies `service`'s pending migrations in one transaction and returns the keys it applied. On SQLite,
  * `BEGIN IMMEDIATE` takes the write lock up front, so a second process migrating the same file waits for the
- * busy timeout instead of failing on a read-to-write lock upgrade; on PostgreSQL the migrator locks its table.
+ * busy timeout instead of failing on a read-to-write lock upgrade; on PostgreSQL the migrator locks its table; on
+ * MySQL/MariaDB a named lock keeps processes apart (see `mysqlGuarded`).
  */
 export const migrate = Effect.fn("Database.migrate")(function*(service: string, definitions: Migrations) {
   if (!servicePattern.test(service)) {
@@ -138,9 +176,11 @@ export const migrate = Effect.fn("Database.migrate")(function*(service: string, 
   const sql = yield* SqlClient.SqlClient
   const resolved = yield* loader(service, definitions)
   const table = migrationsTable(service)
-  yield* rejectSkipped(service, table, resolved)
-  const keys = new Map(resolved.map(([id, , key]) => [id, key]))
-  const applied = yield* Migrator.make({})({
+  const run = Effect.gen(function*() {
+    yield* rejectSkipped(service, table, resolved)
+    return yield* runMigrator
+  })
+  const runMigrator = Migrator.make({})({
     loader: Effect.succeed(resolved.map(([id, name, , load]) => [id, name, load] as const)),
     table
   }).pipe(
@@ -154,6 +194,8 @@ export const migrate = Effect.fn("Database.migrate")(function*(service: string, 
         : DatabaseMigrationError.of(service, undefined, error)
     )
   )
+  const applied = yield* sql.onDialectOrElse({ mysql: () => mysqlGuarded(service, table, run), orElse: () => run })
+  const keys = new Map(resolved.map(([id, , key]) => [id, key]))
   return applied.map(([id, name]) => keys.get(id) ?? `${id}_${name}`)
 })
 

@@ -85,7 +85,11 @@ export interface Settings {
   readonly logDir: string
   readonly logRetentionDays: number
   readonly maxBodyBytes: number
-  /** The control plane's database: `postgres://…` for PostgreSQL; unset means the SQLite file in `dataDir`. */
+  /**
+   * The control plane's database: `postgres://…` for PostgreSQL, `mysql://…` or `mysql+aiomysql://…` for MySQL and
+   * MariaDB (also built from seed 003's `DATABASE_HOST`, … variables, see `databaseUrlFromParts`); unset means the
+   * SQLite file in `dataDir`.
+   */
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   /** `Host` names answered beyond loopback and the bound address (`AllowedHost`). Default none. */
   readonly allowedHosts: ReadonlyArray<string>
@@ -373,6 +377,28 @@ const fromLauncherConfig = (
   })
 
 /**
+ * Seed 003's way of naming its MySQL database without a URL: `DATABASE_HOST` (default `localhost`), `DATABASE_PORT`
+ * (default 3306), `DATABASE_USER`, `DATABASE_PASSWORD` and `DATABASE_NAME`, used when `DATABASE_URL` is absent and
+ * `DATABASE_HOST` or `DATABASE_NAME` is set. The parts are percent-encoded into a `mysql://` URL.
+ */
+export const databaseUrlFromParts = (env: Readonly<Record<string, string | undefined>>): string | undefined => {
+  const part = (name: string) => {
+    const value = env[name]?.trim()
+    return value === undefined || value === "" ? undefined : value
+  }
+  const host = part("DATABASE_HOST")
+  const name = part("DATABASE_NAME")
+  if (host === undefined && name === undefined) return undefined
+  const user = part("DATABASE_USER")
+  const password = env["DATABASE_PASSWORD"]
+  const credentials = user === undefined
+    ? ""
+    : `${encodeURIComponent(user)}${password === undefined || password === "" ? "" : `:${encodeURIComponent(password)}`}@`
+  const address = (host ?? "localhost").includes(":") ? `[${host}]` : host ?? "localhost"
+  return `mysql://${credentials}${address}:${part("DATABASE_PORT") ?? "3306"}/${encodeURIComponent(name ?? "")}`
+}
+
+/**
  * Resolves the settings from defaults, the TOML file, the environment and the overrides. Unknown keys in the
  * file are rejected (a typo must not silently fall back to a default). The file may also be seed 001's
  * MaiLauncher `config.toml`, whose tables are mapped onto MaiKit's keys.
@@ -427,7 +453,7 @@ export const load = Effect.fnUntraced(function*(options: LoadOptions = {}) {
 
   const dataDir = Path.resolve(cwd, (resolved.dataDir as string | undefined) ?? "data")
   const token = resolved.accessToken as string | undefined
-  const databaseUrl = resolved.databaseUrl as string | undefined
+  const databaseUrl = (resolved.databaseUrl as string | undefined) ?? databaseUrlFromParts(env)
   const settings: Settings = {
     dataDir,
     host: (resolved.host as string | undefined) ?? defaultHost,
