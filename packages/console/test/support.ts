@@ -159,8 +159,8 @@ export const accessibilityViolations = async (page: Page): Promise<ReadonlyArray
 }
 
 /**
- * Saved under `test-results/`; a phone's shot is its screen (a full page repeats the bottom bar mid-page), scrolled
- * to the element `scrollTo` selects when given.
+ * Saved under `test-results/`; a phone's shot is its screen (a full page repeats the bottom bar mid-page). A shot
+ * of the screen (not the full page) is scrolled to the element `scrollTo` selects when given.
  */
 export const screenshot = async (
   page: Page,
@@ -169,7 +169,7 @@ export const screenshot = async (
 ) => {
   Fs.mkdirSync(resultsDir, { recursive: true })
   // From the top: a full-page shot of a scrolled page paints the sticky header in the middle.
-  if (options.scrollTo === undefined) await page.evaluate("window.scrollTo(0, 0)")
+  if (options.scrollTo === undefined || options.fullPage !== false) await page.evaluate("window.scrollTo(0, 0)")
   // Below the sticky top bar.
   else await page.evaluate(`document.querySelector(${JSON.stringify(options.scrollTo)}).scrollIntoView({ block: "start" }); window.scrollBy(0, -64)`)
   await page.screenshot({ path: Path.join(resultsDir, `${name}.png`), fullPage: options.fullPage ?? true })
