@@ -190,6 +190,8 @@ layer(EnvLive, { timeout: 120_000, excludeTestServices: true })("deploying and u
         await rows.first().getByRole("button", { name: "删除" }).click()
         await rows.first().getByRole("button", { name: "确认删除" }).click()
         await page.getByText("还没有备份。每次更新前都会自动备份。").waitFor(visible)
+        await page.getByRole("status").filter({ hasText: "已删除" }).waitFor(visible)
+        await check(page, errors, "47b-backup-deleted")
         await page.close()
       })
     }), 300_000)
