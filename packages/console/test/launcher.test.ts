@@ -112,7 +112,7 @@ layer(EnvLive, { timeout: 90_000, excludeTestServices: true })("the instance pag
 
   it.effect("a config value edited in the form is saved into the file with every comment kept; history restores it", () =>
     Effect.gen(function*() {
-      const { server, context, id, botConfig } = yield* Env
+      const { server, context, id, dir, botConfig } = yield* Env
       const original = Fs.readFileSync(botConfig, "utf8")
       yield* Effect.promise(async () => {
         const { page, errors } = await openPage(context)
@@ -156,6 +156,30 @@ layer(EnvLive, { timeout: 90_000, excludeTestServices: true })("the instance pag
         await page.getByTestId("config-outcome").filter({ hasText: "已恢复" }).waitFor(visible)
         assert.strictEqual(Fs.readFileSync(botConfig, "utf8"), original, "the version before the edit, byte for byte")
         await expect.poll(() => page.locator(".history-list .pick").count(), visible).toBe(2)
+
+        // The other files: an entry of an array of tables in the model config, a variable in `.env`.
+        const edit = async (file: string, target: string, value: string, disk: string, before: string, after: string) => {
+          const text = Fs.readFileSync(disk, "utf8")
+          assert.include(text, before)
+          await page.getByRole("combobox", { name: "文件" }).selectOption({ label: file })
+          await page.getByRole("button", { name: "表单" }).click()
+          await page.locator(target).fill(value)
+          await page.getByRole("button", { name: "检查 1 处修改" }).click()
+          await page.getByRole("button", { name: "确认保存" }).click()
+          await page.getByTestId("config-outcome").filter({ hasText: "已保存" }).waitFor(visible)
+          assert.strictEqual(Fs.readFileSync(disk, "utf8"), text.replace(before, after))
+        }
+        await edit(
+          "model_config.toml",
+          "#config-api_providers_1__timeout",
+          "60",
+          Path.join(dir, "config", "model_config.toml"),
+          "timeout = 120\nretry_interval = 5\n\n[[api_providers]] # 特殊",
+          "timeout = 60\nretry_interval = 5\n\n[[api_providers]] # 特殊"
+        )
+        assert.strictEqual(await page.locator("#config-api_providers_0__api_key").getAttribute("type"), "password", "keys are not shown in the form")
+        await check(page, errors, "23b-config-model-array", { fullPage: false, scrollTo: "#section-api_providers_1_" })
+        await edit(".env", "#config-PORT", "8301", Path.join(dir, ".env"), "\nPORT=8000\n", "\nPORT=8301\n")
         await page.close()
       })
     }), 90_000)
