@@ -29,13 +29,30 @@ const describe = (body: unknown, fallback: string): string => {
   return fallback
 }
 
-export const request = async <A>(method: string, path: string, body?: unknown): Promise<A> => {
+/** A successful answer: its parsed body (text when it is not JSON), and its `ETag` if it has one. */
+export interface Answer {
+  readonly body: unknown
+  readonly etag: string | undefined
+}
+
+export interface Send {
+  /** JSON, or a `string` sent as `text/plain`. */
+  readonly body?: unknown
+  /** The version a write is based on (`If-Match`): the server answers 409 when the file has changed since. */
+  readonly ifMatch?: string | undefined
+}
+
+export const exchange = async (method: string, path: string, send: Send = {}): Promise<Answer> => {
+  const headers: Record<string, string> = { accept: "application/json, text/plain" }
+  if (typeof send.body === "string") headers["content-type"] = "text/plain; charset=utf-8"
+  else if (send.body !== undefined) headers["content-type"] = "application/json"
+  if (send.ifMatch !== undefined) headers["if-match"] = `"${send.ifMatch}"`
   let response: Response
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
-      body: body === undefined ? null : JSON.stringify(body),
+      headers,
+      body: send.body === undefined ? null : typeof send.body === "string" ? send.body : JSON.stringify(send.body),
       credentials: "same-origin"
     })
   } catch (cause) {
@@ -50,8 +67,12 @@ export const request = async <A>(method: string, path: string, body?: unknown): 
   }
   if (response.status === 401) signedOut.value = true
   if (!response.ok) throw new ApiError(response.status, describe(parsed, `HTTP ${response.status}`))
-  return parsed as A
+  const etag = response.headers.get("etag")
+  return { body: response.headers.get("content-type")?.startsWith("text/plain") ? text : parsed, etag: etag === null ? undefined : etag.replace(/^W\//, "").replaceAll("\"", "") }
 }
+
+export const request = async <A>(method: string, path: string, body?: unknown): Promise<A> =>
+  (await exchange(method, path, { body })).body as A
 
 export const get = <A>(path: string) => request<A>("GET", path)
 export const post = <A>(path: string, body?: unknown) => request<A>("POST", path, body ?? {})

@@ -1,7 +1,7 @@
 /** Instance actions and their per-component statistics, shared by the dashboard, the list and the detail page. */
 import { ref } from "vue"
 import { ApiError, get } from "./api.ts"
-import { t } from "./i18n.ts"
+import { type Key, t } from "./i18n.ts"
 import type { Instance, InstanceState } from "./types.ts"
 
 export type InstanceAction = "start" | "stop" | "restart"
@@ -15,25 +15,37 @@ export const instanceState = (id: string) => get<InstanceState>(`/api/v1/instanc
 export const notice = ref<{ readonly kind: "ok" | "error"; readonly text: string } | undefined>(undefined)
 export const busy = ref<ReadonlySet<string>>(new Set())
 
-const done: Record<InstanceAction, "notice.started" | "notice.stopped" | "notice.restarted"> = {
+const done: Record<InstanceAction, Key> = {
   start: "notice.started",
   stop: "notice.stopped",
   restart: "notice.restarted"
 }
+const componentDone: Record<InstanceAction, Key> = {
+  start: "notice.componentStarted",
+  stop: "notice.componentStopped",
+  restart: "notice.componentRestarted"
+}
 
-/** Runs an instance action (`GET /api/v1/instance/{id}/start|stop|restart`, as the original's routes are). */
-export const act = async (instance: Pick<Instance, "id" | "name">, action: InstanceAction, path?: string) => {
+/**
+ * Runs an instance action (`GET /api/v1/instance/{id}/start|stop|restart`, as the original's routes are), or, with
+ * `component` and its `path`, the same action on one component.
+ */
+export const act = async (instance: Pick<Instance, "id" | "name">, action: InstanceAction, path?: string, component?: string) => {
   const key = `${instance.id}:${path ?? action}`
+  const words = { name: instance.name, component: component ?? "" }
   busy.value = new Set([...busy.value, key])
   try {
     const answer = await get<{ readonly success: boolean; readonly message: string }>(
       path ?? `/api/v1/instance/${encodeURIComponent(instance.id)}/${action}`
     )
     notice.value = answer.success
-      ? { kind: "ok", text: t(done[action], { name: instance.name }) }
-      : { kind: "error", text: `${t("notice.failed", { name: instance.name })} ${answer.message}` }
+      ? { kind: "ok", text: t(component === undefined ? done[action] : componentDone[action], words) }
+      : { kind: "error", text: `${t(component === undefined ? "notice.failed" : "notice.componentFailed", words)} ${answer.message}` }
   } catch (error) {
-    notice.value = { kind: "error", text: `${t("notice.failed", { name: instance.name })} ${error instanceof ApiError ? error.message : String(error)}` }
+    notice.value = {
+      kind: "error",
+      text: `${t(component === undefined ? "notice.failed" : "notice.componentFailed", words)} ${error instanceof ApiError ? error.message : String(error)}`
+    }
   } finally {
     const next = new Set(busy.value)
     next.delete(key)

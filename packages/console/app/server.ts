@@ -38,10 +38,9 @@ export const features = computed(() => ({
   logs: serves("GET /api/v1/logs/instance/:id/ws"),
   controlPlane: serves("GET /api/v2/tenants"),
   relay: serves("GET /api/events"),
-  deploy: serves("POST /api/v1/deploy/deploy") && serves("GET /api/v1/deploy/install-status/:instance_id"),
-  configs: serves("GET /api/v1/resources/:instance_id/config/get"),
-  resources: serves("POST /api/v1/resource/:instance_id/emoji/batch")
+  deploy: serves("POST /api/v1/deploy/deploy") && serves("GET /api/v1/deploy/install-status/:id") && serves("GET /api/v1/deploy/jobs"),
+  update: serves("POST /api/v1/instance/:id/update") && serves("GET /api/v1/instance/:id/backups"),
+  configs: serves("GET /api/v1/resources/:iid/files/:file") && serves("GET /api/v1/resources/:iid/files/:file/versions"),
+  resources: serves("POST /api/v1/resource/:iid/emoji/search") && serves("POST /api/v1/resource/:iid/person/search"),
+  componentActions: serves("GET /api/v1/instance/:id/component/:component/stop")
 }))
-
-/** The first route of `candidates` the server serves, for routes the contract spells more than one way. */
-export const servedRoute = (candidates: ReadonlyArray<string>) => candidates.find(serves)

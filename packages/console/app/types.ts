@@ -5,9 +5,9 @@
 import type { AgentConfig as Config } from "@maikit/core/control-plane"
 import type { ConsoleApi } from "@maikit/http-adapter/console"
 import type { ControlPlaneApi } from "@maikit/http-adapter/control-plane"
-import type { LauncherApi } from "@maikit/http-adapter/launcher"
+import type { LauncherApi, LauncherDeployApi, LauncherResourcesApi } from "@maikit/http-adapter/launcher"
 import type { StatusRelayApi } from "@maikit/http-adapter/relay"
-import type { LogSocket, TerminalSocket } from "@maikit/ws-adapter"
+import type { InstallLogSocket, LogSocket, TerminalSocket } from "@maikit/ws-adapter"
 
 export type ConsoleInfo = ConsoleApi.ConsoleInfo
 
@@ -18,6 +18,18 @@ export type InstanceStatus = Instance["status"]
 export type InstanceState = typeof LauncherApi.InstanceStatusResponse.Type
 export type ComponentStats = typeof LauncherApi.ComponentStatsDetail.Type
 export type ComponentState = ComponentStats["state"]
+
+export type Versions = typeof LauncherDeployApi.VersionsResponse.Type
+export type DeployableService = typeof LauncherDeployApi.ServicesResponse.Type["services"][number]
+export type DeployRequest = typeof LauncherDeployApi.DeployRequestBody.Type
+export type InstallStatus = typeof LauncherDeployApi.InstallStatusResponse.Type
+export type JobSummary = typeof LauncherDeployApi.JobSummary.Type
+export type UpdateAnswer = typeof LauncherDeployApi.UpdateResponse.Type
+export type Backup = typeof LauncherDeployApi.BackupDetail.Type
+export type InstallLogLine = InstallLogSocket.InstallLogLine
+export type ConfigFileInfo = typeof LauncherResourcesApi.FileInfo.Type
+export type ConfigVersions = typeof LauncherResourcesApi.VersionsResponse.Type
+export type ConfigWritten = typeof LauncherResourcesApi.WriteResponse.Type
 
 export type TerminalIn = TerminalSocket.ClientFrame
 export type TerminalOut = TerminalSocket.ServerFrame

@@ -60,7 +60,15 @@ export interface Server {
  * `maikit serve` on a free loopback port (or `port`) until the scope closes; its output goes to
  * `<dataDir>/serve.log`.
  */
-export const serve = (options: { readonly token?: string; readonly port?: number; readonly dataDir?: string } = {}) =>
+export const serve = (
+  options: {
+    readonly token?: string
+    readonly port?: number
+    readonly dataDir?: string
+    /** Added to the server's environment (the Deployer's remotes, pip's settings). */
+    readonly env?: Readonly<Record<string, string>>
+  } = {}
+) =>
   Effect.acquireRelease(
     Effect.promise(async (): Promise<Server> => {
       const port = options.port ?? await freePort()
@@ -68,7 +76,7 @@ export const serve = (options: { readonly token?: string; readonly port?: number
       const log = Fs.openSync(Path.join(dataDir, "serve.log"), "a")
       const args = ["--conditions=source", cliBin, "serve", "--port", String(port), "--data-dir", dataDir]
       if (options.token !== undefined) args.push("--token", options.token)
-      const child = spawn(process.execPath, args, { stdio: ["ignore", log, log], env: { ...process.env, MAIKIT_LOG_LEVEL: "warn" } })
+      const child = spawn(process.execPath, args, { stdio: ["ignore", log, log], env: { ...process.env, MAIKIT_LOG_LEVEL: "warn", ...options.env } })
       const url = `http://127.0.0.1:${port}`
       const headers: Record<string, string> = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }
       const api = (path: string, init: RequestInit = {}) =>
@@ -150,10 +158,19 @@ export const accessibilityViolations = async (page: Page): Promise<ReadonlyArray
   return violations.filter((violation) => violation.impact === "serious" || violation.impact === "critical")
 }
 
-/** Saved under `test-results/`; a phone's shot is its screen (a full page repeats the bottom bar mid-page). */
-export const screenshot = async (page: Page, name: string, options: { readonly fullPage?: boolean } = {}) => {
+/**
+ * Saved under `test-results/`; a phone's shot is its screen (a full page repeats the bottom bar mid-page). A shot
+ * of the screen (not the full page) is scrolled to the element `scrollTo` selects when given.
+ */
+export const screenshot = async (
+  page: Page,
+  name: string,
+  options: { readonly fullPage?: boolean | undefined; readonly scrollTo?: string | undefined } = {}
+) => {
   Fs.mkdirSync(resultsDir, { recursive: true })
   // From the top: a full-page shot of a scrolled page paints the sticky header in the middle.
-  await page.evaluate("window.scrollTo(0, 0)")
+  if (options.scrollTo === undefined || options.fullPage !== false) await page.evaluate("window.scrollTo(0, 0)")
+  // Below the sticky top bar.
+  else await page.evaluate(`document.querySelector(${JSON.stringify(options.scrollTo)}).scrollIntoView({ block: "start" }); window.scrollBy(0, -64)`)
   await page.screenshot({ path: Path.join(resultsDir, `${name}.png`), fullPage: options.fullPage ?? true })
 }

@@ -279,6 +279,53 @@ describe("InstanceSupervisor", () => {
       yield* supervisor.stop(id)
     }).pipe(Effect.scoped, Effect.provide(supervisorLayer(tempDir("supervisor")))))
 
+  it.live("one component stops or restarts alone; the others keep running, the same processes", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor
+      const registry = yield* Registry
+      const { id } = yield* registry.add(maibotInstance(botFolder()))
+      yield* supervisor.start(id)
+      const pids = () =>
+        Effect.map(supervisor.componentStats(id), (stats) => Object.fromEntries(stats.map((stat) => [stat.name, stat.pid])))
+      const before = yield* pids()
+      assert.isTrue(Object.values(before).every((pid) => pid !== null), JSON.stringify(before))
+
+      const stopped = yield* supervisor.stopComponent(id, "maibot")
+      assert.strictEqual(stopped.component, "main")
+      assert.isTrue(isGone(before["main"] as number), "MaiBot's process is gone")
+      const afterStop = yield* pids()
+      assert.deepStrictEqual(afterStop, { ...before, main: null }, "the adapter and NapCat keep their processes")
+      assert.deepStrictEqual((yield* supervisor.get(id)).components.map((c) => c.state), ["stopped", "running", "running"])
+      assert.strictEqual(yield* statusOf(id), "running")
+      const adapter = yield* watch(id, "napcat-ada")
+      yield* adapter.terminal.write("still here\r")
+      yield* adapter.waitFor("echo:still here")
+
+      const restarted = yield* supervisor.restartComponent(id, "nonebot")
+      assert.deepStrictEqual([restarted.component, restarted.state], ["napcat-ada", "running"])
+      const afterRestart = yield* pids()
+      assert.isTrue(isGone(before["napcat-ada"] as number), "the adapter's old process is gone")
+      assert.notStrictEqual(afterRestart["napcat-ada"], null)
+      assert.notStrictEqual(afterRestart["napcat-ada"], before["napcat-ada"], "a new process")
+      assert.strictEqual(afterRestart["napcat"], before["napcat"], "NapCat untouched")
+      assert.strictEqual(afterRestart["main"], null, "MaiBot stays stopped")
+
+      // Restarting a stopped component starts it; stopping one that is stopped is a no-op.
+      assert.strictEqual((yield* supervisor.restartComponent(id, "main")).state, "running")
+      assert.deepStrictEqual((yield* supervisor.get(id)).components.map((c) => c.state), ["running", "running", "running"])
+      yield* supervisor.stopComponent(id, "napcat")
+      yield* supervisor.stopComponent(id, "napcat")
+      assert.deepStrictEqual((yield* supervisor.get(id)).components.map((c) => c.state), ["running", "running", "stopped"])
+
+      const unknown = yield* Effect.flip(supervisor.stopComponent(id, "webui"))
+      assert.strictEqual(unknown._tag, "ComponentNotFound")
+      assert.strictEqual(unknown.message, "实例 mai 没有 webui 服务")
+      assert.strictEqual((yield* Effect.flip(supervisor.restartComponent(id, "webui")))._tag, "ComponentNotFound")
+      assert.strictEqual((yield* Effect.flip(supervisor.stopComponent("nope", "main")))._tag, "InstanceNotFound")
+      yield* supervisor.stop(id)
+      assert.strictEqual(yield* statusOf(id), "stopped")
+    }).pipe(Effect.scoped, Effect.provide(supervisorLayer(tempDir("supervisor")))))
+
   it.live("a venv created after the first start is picked up by the next one; attached terminals see the rebuild", () =>
     Effect.gen(function*() {
       const supervisor = yield* Supervisor

@@ -256,6 +256,47 @@ describe("Launcher instance routes", () => {
       assert.strictEqual((yield* list(base)).instances.find((i) => i.id === lonely.id)?.status, "errored")
     }).pipe(Effect.scoped))
 
+  it.live("MaiKit's component routes stop, restart and start one component; the others keep their processes", () =>
+    Effect.gen(function*() {
+      const { base, registry } = yield* serve()
+      const { id, name } = yield* registry.add(maibotInstance(botFolder()))
+      yield* call(`${base}/api/v1/instance/${id}/start`)
+      const pids = () => Effect.map(statusOf(base, id), (status) => Object.fromEntries(status.components.map((c) => [c.name, c.pid])))
+      const before = yield* pids()
+      const act = (what: string, verb: string) => call(`${base}/api/v1/instance/${id}/component/${what}/${verb}`)
+
+      const stopped = yield* act("main", "stop")
+      assert.deepStrictEqual(JSON.parse(stopped.body), { success: true, message: `实例 ${name} 的MaiBot服务已停止` })
+      assert.deepStrictEqual(yield* pids(), { ...before, main: null })
+      assert.strictEqual((yield* list(base)).instances.find((i) => i.id === id)?.status, "running", "the others run")
+
+      const restarted = yield* act("adapter", "restart")
+      assert.deepStrictEqual(JSON.parse(restarted.body), { success: true, message: `实例 ${name} 的Napcat-ada服务已重启` })
+      const after = yield* pids()
+      assert.isTrue(isGone(before["napcat-ada"] ?? 0))
+      assert.notStrictEqual(after["napcat-ada"], before["napcat-ada"])
+      assert.strictEqual(after["napcat"], before["napcat"], "NapCat untouched")
+
+      const startedMain = yield* act("maibot", "start")
+      assert.deepStrictEqual(JSON.parse(startedMain.body), { success: true, message: `实例 ${name} 的MaiBot服务已启动` })
+      assert.deepStrictEqual((yield* statusOf(base, id)).components.map((c) => c.state), ["running", "running", "running"])
+
+      for (const verb of ["start", "stop", "restart"]) {
+        const unknown = yield* act("webui", verb)
+        assert.strictEqual(unknown.status, 404, verb)
+        assert.deepStrictEqual(JSON.parse(unknown.body), { detail: `实例 ${name} 没有 webui 服务` })
+        const missing = yield* call(`${base}/api/v1/instance/${"f".repeat(40)}/component/main/${verb}`)
+        assert.deepStrictEqual([missing.status, JSON.parse(missing.body)], [404, { detail: `未找到实例 ${"f".repeat(40)}` }])
+      }
+      const openApi = JSON.parse((yield* call(`${base}/openapi.json`)).body) as { paths: Record<string, unknown> }
+      assert.includeMembers(Object.keys(openApi.paths), [
+        "/api/v1/instance/{id}/component/{component}/start",
+        "/api/v1/instance/{id}/component/{component}/stop",
+        "/api/v1/instance/{id}/component/{component}/restart"
+      ])
+      yield* call(`${base}/api/v1/instance/${id}/stop`)
+    }).pipe(Effect.scoped))
+
   it.live("GET …/delete?delete_files=true deletes the instance's folders; owned folders go without asking", () =>
     Effect.gen(function*() {
       const { base, registry } = yield* serve()

@@ -27,6 +27,9 @@
  *   during the start — exits before its start window (it then backs off and retries per its restart policy),
  *   gives up or cannot be spawned — with the reason; a healthy instance is answered as soon as it runs, so the
  *   wait is the start windows of its waves (about 1 s each), never `startWaitMs` unless a wave is slow.
+ * - One component can be started, stopped or restarted alone (`startComponent`, `stopComponent`,
+ *   `restartComponent`); the others are left as they are. Stopping MaiBot leaves the adapter and NapCat running:
+ *   they retry their connections by themselves, so stopping them too would only lose their state.
  * - An instance's processes exist from its first start or attach until it is removed or the supervisor
  *   closes, so a terminal attached to a stopped component sees it start. When a start finds every component
  *   down and the stored commands (or a venv that appeared since) resolve differently, the processes are
@@ -99,6 +102,12 @@ export interface StartOutcome {
   readonly component: string | undefined
   /** `running` once everything started is; `starting` if `startWaitMs` passed first (the start goes on). */
   readonly state: "running" | "starting"
+}
+
+export interface ComponentStopOutcome {
+  readonly instance: InstanceRegistry.Instance
+  /** The component stopped (an alias such as `nonebot` resolved). */
+  readonly component: string
 }
 
 export interface RemoveOptions {
@@ -288,6 +297,24 @@ export class InstanceSupervisor extends Context.Service<InstanceSupervisor, {
     StartOutcome,
     InstanceNotFound | ComponentNotFound | InstanceStartFailed | InstanceRuntimeError | InstanceRegistryError
   >
+  /**
+   * Stops one component (or an alias) and waits until its process tree is gone. The instance's other components
+   * keep running, dependents included: an adapter or NapCat whose peer stopped retries its connection by itself
+   * and reconnects when the peer starts again. An instance start still going on is ended, so that it does not start
+   * the component again; the components it had started keep running.
+   */
+  readonly stopComponent: (
+    id: string,
+    component: string
+  ) => Effect.Effect<ComponentStopOutcome, InstanceNotFound | ComponentNotFound | InstanceRegistryError>
+  /** `stopComponent`, then `startComponent`: answers as a single-component start does. */
+  readonly restartComponent: (
+    id: string,
+    component: string
+  ) => Effect.Effect<
+    StartOutcome,
+    InstanceNotFound | ComponentNotFound | InstanceStartFailed | InstanceRuntimeError | InstanceRegistryError
+  >
   /** Stops every component in reverse order and waits until every process of every tree is gone. */
   readonly stop: (id: string) => Effect.Effect<InstanceRegistry.Instance, InstanceNotFound | InstanceRegistryError>
   readonly restart: (
@@ -329,6 +356,15 @@ const ownIdentity = () => {
   const stat = Procfs.readStat(process.pid)
   const bootId = Procfs.bootId()
   return stat === undefined || bootId === undefined ? undefined : { pid: process.pid, startTicks: stat.startTicks, bootId }
+}
+
+const noSuchComponent = (instance: InstanceRegistry.Instance, requested: string) =>
+  new ComponentNotFound({ instanceId: instance.id, component: requested, message: `实例 ${instance.name} 没有 ${requested} 服务` })
+
+/** The registered name of the component `requested` names (itself or an alias). */
+const componentName = (instance: InstanceRegistry.Instance, requested: string) => {
+  const name = resolveComponentName(instance.components.map((component) => component.name), requested)
+  return name === undefined ? Effect.fail(noSuchComponent(instance, requested)) : Effect.succeed(name)
 }
 
 /** A component that failed during a start begun at `since`: it exited before its start window and backs off. */
@@ -625,20 +661,12 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   const start = (id: string) => withLock(id)(Effect.flatMap(registry.get(id), startUnlocked))
 
-  const startComponent = (id: string, requested: string) =>
-    withLock(id)(Effect.gen(function*() {
-      const instance = yield* registry.get(id)
-      const name = resolveComponentName(instance.components.map((component) => component.name), requested)
-      if (name !== undefined) yield* claimForStart(instance, name)
+  const startComponentUnlocked = (instance: InstanceRegistry.Instance, name: string) =>
+    Effect.gen(function*() {
+      yield* claimForStart(instance, name)
       const runtime = yield* ensure(instance, true)
-      const component = name === undefined ? undefined : runtime.byName.get(name)
-      if (component === undefined) {
-        return yield* new ComponentNotFound({
-          instanceId: id,
-          component: requested,
-          message: `实例 ${instance.name} 没有 ${requested} 服务`
-        })
-      }
+      const component = runtime.byName.get(name)
+      if (component === undefined) return yield* noSuchComponent(instance, name)
       const since = Date.now()
       yield* Effect.mapError(component.start, (error) => startFailed(instance, error.message))
       const settled = yield* Effect.timeoutOption(
@@ -649,7 +677,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         startWaitMs
       )
       yield* sync(runtime)
-      const current = yield* registry.get(id)
+      const current = yield* registry.get(instance.id)
       if (Option.isNone(settled)) return { instance: current, component: component.name, state: "starting" } satisfies StartOutcome
       if (settled.value.state === "backing-off") return yield* startFailed(instance, crashReason(settled.value))
       if (settled.value.state !== "running") {
@@ -657,6 +685,42 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         return yield* startFailed(instance, `${component.name} did not start (${settled.value.state}${reason})`)
       }
       return { instance: current, component: component.name, state: "running" } satisfies StartOutcome
+    })
+
+  /** Stops one component's process tree; the others keep running. */
+  const stopComponentUnlocked = (instance: InstanceRegistry.Instance, name: string) =>
+    Effect.gen(function*() {
+      const runtime = runtimes.get(instance.id)
+      const component = runtime?.byName.get(name)
+      if (runtime === undefined || component === undefined) return
+      // An instance start still going on would start the component again when its wave comes.
+      const starting = runtime.starting
+      runtime.starting = undefined
+      if (starting !== undefined) yield* Fiber.interrupt(starting)
+      yield* component.stop
+      yield* sync(runtime)
+    })
+
+  const startComponent = (id: string, requested: string) =>
+    withLock(id)(Effect.gen(function*() {
+      const instance = yield* registry.get(id)
+      return yield* startComponentUnlocked(instance, yield* componentName(instance, requested))
+    }))
+
+  const stopComponent = (id: string, requested: string) =>
+    withLock(id)(Effect.gen(function*() {
+      const instance = yield* registry.get(id)
+      const name = yield* componentName(instance, requested)
+      yield* stopComponentUnlocked(instance, name)
+      return { instance: yield* registry.get(id), component: name } satisfies ComponentStopOutcome
+    }))
+
+  const restartComponent = (id: string, requested: string) =>
+    withLock(id)(Effect.gen(function*() {
+      const instance = yield* registry.get(id)
+      const name = yield* componentName(instance, requested)
+      yield* stopComponentUnlocked(instance, name)
+      return yield* startComponentUnlocked(yield* registry.get(id), name)
     }))
 
   const stop = (id: string) =>
@@ -808,6 +872,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     add,
     start,
     startComponent,
+    stopComponent,
+    restartComponent,
     stop,
     restart,
     remove,

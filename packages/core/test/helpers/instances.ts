@@ -27,13 +27,15 @@ const linkVenv = (dir: string): void => {
  * A MaiBot folder with a venv and a `bot.py`, an adapter in `napcat-ada/` whose `python main.py` runs the
  * echoing `interactive.mjs` through its own venv (as the client registers it), and an empty `napcat/`.
  */
-export const botFolder = (): string => {
-  const dir = tempDir("maibot")
+export const botFolder = (): string => runnableBot(tempDir("maibot"))
+
+/** Makes `dir` (a MaiBot checkout, say) runnable as `botFolder` lays it out: venvs, `bot.py`, the adapter, `napcat/`. */
+export const runnableBot = (dir: string): string => {
   linkVenv(dir)
   Fs.copyFileSync(fixture("maibot.cjs"), Path.join(dir, "bot.py"))
   linkVenv(Path.join(dir, "napcat-ada"))
   Fs.copyFileSync(fixture("interactive.mjs"), Path.join(dir, "napcat-ada", "main.py"))
-  Fs.mkdirSync(Path.join(dir, "napcat"))
+  Fs.mkdirSync(Path.join(dir, "napcat"), { recursive: true })
   return dir
 }
 

@@ -121,6 +121,7 @@ export const family: ApiFamily.ApiFamily<Requirements> = ApiFamily.make({
 })
 
 const serviceLabels: Readonly<Record<string, string>> = {
+  main: "MaiBot",
   napcat: "NapCat",
   "napcat-ada": "Napcat-ada",
   "nonebot-ada": "NoneBot-ada",
@@ -192,6 +193,16 @@ const deletionMessage = (result: InstanceSupervisor.RemoveResult) => {
   return message
 }
 
+/** How a single-component action's failures are answered; `what` names the action for a storage failure. */
+const componentFailures = (what: string) => ({
+  InstanceNotFound: notFound,
+  ComponentNotFound: (error: { readonly message: string }) => Effect.succeed(detail(404, error.message)),
+  InstanceStartFailed: startFailure,
+  InstanceRuntimeError: (error: { readonly message: string }) => Effect.succeed({ success: false, message: error.message }),
+  InstanceRegistryError: storageFailure(what)
+})
+const label = (component: string) => serviceLabels[component] ?? component
+
 export const InstanceHandlers = HttpApiBuilder.group(
   LauncherInstancesApi,
   "launcherInstances",
@@ -204,17 +215,10 @@ export const InstanceHandlers = HttpApiBuilder.group(
       )
     const startService = (id: string, requested: string) =>
       supervisor.startComponent(id, requested).pipe(
-        Effect.map((outcome) => {
-          const label = serviceLabels[outcome.component ?? requested] ?? outcome.component ?? requested
-          return started(outcome, `实例 ${outcome.instance.name} 的${label}服务已启动`)
-        }),
-        Effect.catchTags({
-          InstanceNotFound: notFound,
-          ComponentNotFound: (error) => Effect.succeed(detail(404, error.message)),
-          InstanceStartFailed: startFailure,
-          InstanceRuntimeError: (error) => Effect.succeed({ success: false, message: error.message }),
-          InstanceRegistryError: storageFailure("启动服务失败")
-        })
+        Effect.map((outcome) =>
+          started(outcome, `实例 ${outcome.instance.name} 的${label(outcome.component ?? requested)}服务已启动`)
+        ),
+        Effect.catchTags(componentFailures("启动服务失败"))
       )
     return handlers
       .handle("listInstances", () =>
@@ -281,6 +285,21 @@ export const InstanceHandlers = HttpApiBuilder.group(
       .handle("deleteInstanceAlias", ({ params, query }) => remove(params.id, query.delete_files))
       .handle("startNapcat", ({ params }) => startService(params.id, "napcat"))
       .handle("startNonebot", ({ params }) => startService(params.id, "nonebot"))
+      .handle("startComponent", ({ params }) => startService(params.id, params.component))
+      .handle("stopComponent", ({ params }) =>
+        supervisor.stopComponent(params.id, params.component).pipe(
+          Effect.map((outcome) => ({ success: true, message: `实例 ${outcome.instance.name} 的${label(outcome.component)}服务已停止` })),
+          Effect.catchTags({
+            InstanceNotFound: notFound,
+            ComponentNotFound: (error) => Effect.succeed(detail(404, error.message)),
+            InstanceRegistryError: storageFailure("停止服务失败")
+          })
+        ))
+      .handle("restartComponent", ({ params }) =>
+        supervisor.restartComponent(params.id, params.component).pipe(
+          Effect.map((outcome) => started(outcome, `实例 ${outcome.instance.name} 的${label(outcome.component ?? params.component)}服务已重启`)),
+          Effect.catchTags(componentFailures("重启服务失败"))
+        ))
       .handle("instanceStatus", ({ params }) =>
         Effect.gen(function*() {
           const instance = yield* supervisor.get(params.id)

@@ -261,6 +261,16 @@ const InternalError = Detail.pipe(HttpApiSchema.status(500))
 const idParam = { id: Schema.String }
 const action = <const Name extends string, const Path extends `/api/v1/${string}`>(name: Name, path: Path) =>
   HttpApiEndpoint.get(name, path, { params: idParam, success: ActionResponse, error: [NotFound, InternalError] })
+/**
+ * MaiKit: one component of an instance (`main`, a service, or an alias: `maibot`, `nonebot`, `adapter`), the others
+ * left as they are; `GET` like the instance actions and the seed's service-start routes.
+ */
+const componentAction = <const Name extends string>(name: Name, verb: "start" | "stop" | "restart") =>
+  HttpApiEndpoint.get(name, `/api/v1/instance/:id/component/:component/${verb}`, {
+    params: { id: Schema.String, component: Schema.String },
+    success: ActionResponse,
+    error: [NotFound, InternalError]
+  })
 const deleteQuery = { delete_files: Schema.optional(Schema.Literals(["true", "false", "1", "0"])) }
 
 export class LauncherInstancesGroup extends HttpApiGroup.make("launcherInstances")
@@ -292,6 +302,9 @@ export class LauncherInstancesGroup extends HttpApiGroup.make("launcherInstances
     }),
     action("startNapcat", "/api/v1/start/:id/napcat"),
     action("startNonebot", "/api/v1/start/:id/nonebot"),
+    componentAction("startComponent", "start"),
+    componentAction("stopComponent", "stop"),
+    componentAction("restartComponent", "restart"),
     HttpApiEndpoint.get("instanceStatus", "/api/v1/instance/:id/status", {
       params: idParam,
       success: InstanceStatusResponse,
