@@ -141,7 +141,7 @@ export const errors: ApiFamily.ErrorShape = {
 const pageOf = (page: number | undefined) => page ?? 1
 const sizeOf = (size: number | undefined) => size ?? 20
 
-export const TenantHandlers = HttpApiBuilder.group(
+export const TenantHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneTenants",
   Effect.fn(function*(handlers) {
@@ -189,7 +189,7 @@ export const TenantHandlers = HttpApiBuilder.group(
   })
 )
 
-export const AgentHandlers = HttpApiBuilder.group(
+export const AgentHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneAgents",
   Effect.fn(function*(handlers) {
@@ -267,7 +267,7 @@ export const AgentHandlers = HttpApiBuilder.group(
 
 const createdWarning = "请立即保存此API密钥：它只在创建时显示一次，之后无法再查看 (shown once; store it now)"
 
-export const ApiKeyHandlers = HttpApiBuilder.group(
+export const ApiKeyHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneApiKeys",
   Effect.fn(function*(handlers) {
@@ -392,7 +392,7 @@ const validationFailures = {
   ApiKeyStorageError: storageFailure("AUTH_VALIDATE_ERROR", "验证API密钥失败")
 }
 
-export const AuthHandlers = HttpApiBuilder.group(
+export const AuthHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneAuth",
   Effect.fn(function*(handlers) {
@@ -424,7 +424,7 @@ export const AuthHandlers = HttpApiBuilder.group(
   })
 )
 
-export const ActivityHandlers = HttpApiBuilder.group(
+export const ActivityHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneActivity",
   Effect.fn(function*(handlers) {
@@ -452,7 +452,7 @@ const detail = (status: number, message: string) => HttpServerResponse.jsonUnsaf
 const storage = (error: TenantStoreStorageError) =>
   Effect.as(Effect.logError("plugin settings failed", error), detail(500, `${error.operation} failed`))
 
-export const PluginHandlers = HttpApiBuilder.group(
+export const PluginHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlanePlugins",
   Effect.fn(function*(handlers) {
@@ -476,7 +476,7 @@ export const PluginHandlers = HttpApiBuilder.group(
   })
 )
 
-export const UsageHandlers = HttpApiBuilder.group(
+export const UsageHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneUsage",
   (handlers) =>
@@ -490,7 +490,7 @@ export const UsageHandlers = HttpApiBuilder.group(
 
 const features = ["多租户隔离", "Agent 配置管理", "API 密钥认证（SHA-256 存储）", "Agent 活跃状态 TTL", "插件配置"]
 
-export const SystemHandlers = HttpApiBuilder.group(
+export const SystemHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneSystem",
   Effect.fn(function*(handlers) {

@@ -61,7 +61,7 @@ export const toLauncherMetrics = (snapshot: SystemMetrics.Snapshot) => ({
   }
 })
 
-export const SystemHandlers = HttpApiBuilder.group(
+export const SystemHandlers = ApiFamily.group(
   LauncherApi,
   "launcherSystem",
   Effect.fn(function*(handlers) {
@@ -192,7 +192,7 @@ const deletionMessage = (result: InstanceSupervisor.RemoveResult) => {
   return message
 }
 
-export const InstanceHandlers = HttpApiBuilder.group(
+export const InstanceHandlers = ApiFamily.group(
   LauncherInstancesApi,
   "launcherInstances",
   Effect.fn(function*(handlers) {
