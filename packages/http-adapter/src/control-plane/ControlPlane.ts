@@ -5,7 +5,7 @@
  * original's clients expect; a request that does not match its schema is a 422 whose body carries both the
  * envelope and FastAPI's `detail` list naming the field. The plugin routes keep the original's bare shapes.
  */
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Duration, Effect, Layer } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import * as Crypto from "node:crypto"
@@ -488,6 +488,9 @@ export const UsageHandlers = ApiFamily.group(
       })))
 )
 
+/** How long `/health` answers from its last database probe. */
+export const probeTtl = Duration.seconds(1)
+
 const features = ["多租户隔离", "Agent 配置管理", "API 密钥认证（SHA-256 存储）", "Agent 活跃状态 TTL", "插件配置"]
 
 export const SystemHandlers = ApiFamily.group(
@@ -497,6 +500,13 @@ export const SystemHandlers = ApiFamily.group(
     const store = yield* TenantStore.TenantStore
     const catalog = yield* SystemCatalog.SystemCatalog
     const auth = yield* ApiKeyAuth.ApiKeyAuth
+    // Monitors and load balancers poll `/health`; one probe a second answers them all, and requests that arrive
+    // while a probe runs share it.
+    const probe = yield* Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
+      const outcome = yield* store.probe.pipe(Effect.timeout("3 seconds"), Effect.result)
+      return { outcome, latencyMs: (yield* Clock.currentTimeMillis) - started }
+    }).pipe(Effect.cachedWithTTL(probeTtl))
     return handlers
       .handle("systemModels", () =>
         envelope(Effect.map(catalog.models, (models) =>
@@ -512,11 +522,10 @@ export const SystemHandlers = ApiFamily.group(
         )))
       .handle("health", () =>
         Effect.gen(function*() {
-          const started = yield* Clock.currentTimeMillis
-          const probe = yield* store.probe.pipe(Effect.timeout("3 seconds"), Effect.result)
+          const { outcome, latencyMs } = yield* probe
           const finished = yield* Clock.currentTimeMillis
           const pendingUses = yield* auth.pendingUsage
-          const healthy = probe._tag === "Success"
+          const healthy = outcome._tag === "Success"
           const body = {
             status: healthy ? "healthy" : "unhealthy",
             timestamp: finished / 1000,
@@ -524,8 +533,8 @@ export const SystemHandlers = ApiFamily.group(
             services: { database: healthy ? "healthy" : "unhealthy", api: "healthy" },
             database: {
               backend: store.backend,
-              latency_ms: healthy ? finished - started : null,
-              error: probe._tag === "Failure" ? probe.failure.message : null
+              latency_ms: healthy ? latencyMs : null,
+              error: outcome._tag === "Failure" ? outcome.failure.message : null
             },
             api_key_usage: {
               pending: pendingUses,
