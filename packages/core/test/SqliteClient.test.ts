@@ -1,6 +1,6 @@
 import { assert, describe, expect, it, layer } from "@effect/vitest"
 import Sqlite from "better-sqlite3"
-import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
+import { Array as Arr, Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, SqlError } from "effect/sql/SqlError"
 import * as Fs from "node:fs"
@@ -272,7 +272,7 @@ layer(SqliteClient.layer({ filename: fileIn("client.db") }))("SqliteClient", (sh
 
       // A stream holds the connection until its last row; a read in the meantime does not wait for it (it would
       // wait for ever here, inside the stream).
-      yield* sql`INSERT INTO tallies ${sql.insert(Array.from({ length: 400 }, (_, i) => ({ id: i + 3, value: i + 3 })))}`
+      yield* sql`INSERT INTO tallies ${sql.insert(Arr.makeBy(400, (i) => ({ id: i + 3, value: i + 3 })))}`
       const values = yield* sql<{ id: number }>`SELECT id FROM tallies ORDER BY id`.stream.pipe(
         Stream.mapEffect((row) => Effect.map(sqlite.readNow("SELECT value FROM tallies WHERE id = ?", [row.id]), (rows) => rows[0])),
         Stream.runCollect
