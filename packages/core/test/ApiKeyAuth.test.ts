@@ -1,5 +1,5 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, DateTime, Effect, Exit, Layer, Scope } from "effect"
+import { Context, DateTime, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { spawn } from "node:child_process"
 import * as Crypto from "node:crypto"
@@ -285,6 +285,34 @@ for (const backend of backendNames) {
           }`
           assert.deepStrictEqual(rows.map((row) => Number(row.usage_count)), [50, 50, 50, 50])
           assert.strictEqual(yield* auth.pendingUsage, 0)
+        }))
+
+      test.effect("a check never reads a revocation that is not committed: rolled back, it leaves the index right", () =>
+        Effect.gen(function*() {
+          const auth = yield* ApiKeyAuth.ApiKeyAuth
+          const sql = yield* SqlClient.SqlClient
+          const { key, api_key } = yield* issue()
+          yield* auth.validate({ apiKey: api_key })
+          const written = yield* Deferred.make<void>()
+          const rollBack = yield* Deferred.make<void>()
+          const revocation = yield* sql.withTransaction(Effect.gen(function*() {
+            yield* sql`UPDATE api_keys SET status = 'disabled' WHERE id = ${key.api_key_id}`
+            yield* Deferred.succeed(written, undefined)
+            yield* Deferred.await(rollBack)
+            return yield* Effect.fail("rolled back")
+          })).pipe(Effect.exit, Effect.forkChild)
+          yield* Deferred.await(written)
+          // On SQLite a check shares the transaction's one connection and must wait for its end: a read now would
+          // see the uncommitted write and its bumped epoch, and the index would keep rows under an epoch that the
+          // rollback takes back and a later change hands out again. PostgreSQL reads what is committed.
+          const during = yield* Effect.forkChild(auth.validate({ apiKey: api_key }))
+          yield* Effect.yieldNow
+          if (backend === "sqlite") assert.isUndefined(during.pollUnsafe(), "a check waits for the open transaction")
+          yield* Deferred.succeed(rollBack, undefined)
+          yield* Fiber.join(revocation)
+          assert.isTrue((yield* Fiber.join(during)).valid, "the revocation was rolled back")
+          yield* sql`UPDATE api_keys SET status = 'disabled' WHERE id = ${key.api_key_id}`
+          assert.strictEqual(yield* tagOf(auth.validate({ apiKey: api_key })), "ApiKeyDisabled")
         }))
 
       test.effect("without its epoch row the index is bypassed, so a revocation still fails the next check", () =>

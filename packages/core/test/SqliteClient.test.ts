@@ -1,6 +1,6 @@
 import { assert, describe, expect, it, layer } from "@effect/vitest"
 import Sqlite from "better-sqlite3"
-import { Effect, Exit, Stream } from "effect"
+import { Array as Arr, Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, SqlError } from "effect/sql/SqlError"
 import * as Fs from "node:fs"
@@ -242,6 +242,44 @@ layer(SqliteClient.layer({ filename: fileIn("client.db") }))("SqliteClient", (sh
       }
       const inTransaction = yield* sql.withTransaction(sqlite.backup(fileIn("backup-tx.db")))
       expect(inTransaction.remainingPages).toBe(0)
+    }))
+
+  shared.effect("readNow reads committed rows at once, never another fiber's uncommitted ones, even while a stream reads", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const sqlite = yield* SqliteClient.SqliteClient
+      expect(sqlite.client).toBe(sql)
+      yield* sql`CREATE TABLE tallies (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)`
+      yield* sql`INSERT INTO tallies ${sql.insert([{ id: 1, value: 10 }, { id: 2, value: 20 }])}`
+      const read = sqlite.readNow("SELECT value FROM tallies WHERE id = ?", [1])
+      expect(yield* read).toEqual([{ value: 10 }])
+
+      // A transaction holds the connection across an await: a read must wait for its commit, not see its write.
+      const written = yield* Deferred.make<void>()
+      const commit = yield* Deferred.make<void>()
+      const writer = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`UPDATE tallies SET value = 11 WHERE id = 1`
+        yield* Deferred.succeed(written, undefined)
+        yield* Deferred.await(commit)
+      })).pipe(Effect.forkChild)
+      yield* Deferred.await(written)
+      const reader = yield* Effect.forkChild(read)
+      yield* Effect.yieldNow
+      expect(reader.pollUnsafe()).toBeUndefined()
+      yield* Deferred.succeed(commit, undefined)
+      yield* Fiber.join(writer)
+      expect(yield* Fiber.join(reader)).toEqual([{ value: 11 }])
+
+      // A stream holds the connection until its last row; a read in the meantime does not wait for it (it would
+      // wait for ever here, inside the stream).
+      yield* sql`INSERT INTO tallies ${sql.insert(Arr.makeBy(400, (i) => ({ id: i + 3, value: i + 3 })))}`
+      const values = yield* sql<{ id: number }>`SELECT id FROM tallies ORDER BY id`.stream.pipe(
+        Stream.mapEffect((row) => Effect.map(sqlite.readNow("SELECT value FROM tallies WHERE id = ?", [row.id]), (rows) => rows[0])),
+        Stream.runCollect
+      )
+      expect(values.length).toBe(402)
+      expect(values.slice(0, 3)).toEqual([{ value: 11 }, { value: 20 }, { value: 3 }])
+      expect((yield* Effect.flip(sqlite.readNow("SELECT * FROM no_such_table"))).message).toContain("no such table")
     }))
 })
 

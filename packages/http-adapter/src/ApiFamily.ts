@@ -4,9 +4,9 @@
  * how it shapes the errors that happen before a handler runs (bad body, unknown route, wrong method,
  * oversize body, missing token, a foreign `Host` or `Origin`). `MaikitServer` composes any set of families into one server.
  */
-import type { Effect, FileSystem, Layer, Path } from "effect"
+import { Context, Effect, type FileSystem, Layer, type Path, type Scope } from "effect"
 import type { Etag, HttpPlatform, HttpRouter, HttpServerResponse } from "effect/http"
-import type { HttpApi, HttpApiGroup } from "effect/http-api"
+import { type HttpApi, HttpApiBuilder, type HttpApiGroup } from "effect/http-api"
 
 /** One problem with a request, in the shape most clients understand (and Pydantic's field names). */
 export interface RequestIssue {
@@ -103,3 +103,47 @@ export const make = <Id extends string, Groups extends HttpApiGroup.Constraint, 
   readonly fastRoutes?: Effect.Effect<ReadonlyArray<FastRoute>, never, R> | undefined
   readonly openReads?: boolean | undefined
 }): ApiFamily<R> => ({ ...options, api: options.api as unknown as HttpApi.Top })
+
+/**
+ * `HttpApiBuilder.group` for a family's handlers, built so that a request does not pay for the size of the
+ * server. `HttpApiBuilder.group` keeps the context its layer was built in and merges it into the context of
+ * every request of the group: two copies of every service the host provides, per request (in `maikit serve`,
+ * with about thirty, a third of a trivial route's CPU and most of its garbage). Here the group's layer is built
+ * in an empty context and only `build` sees the host's services, so handlers take what they need from them once,
+ * when they are built, as every family does; at request time they run in the server's own context, which holds
+ * the same services (they are the family's requirements) and the request.
+ */
+export const group = <
+  ApiId extends string,
+  Groups extends HttpApiGroup.Constraint,
+  const Name extends HttpApiGroup.Identifier<Groups>,
+  Return
+>(
+  api: HttpApi.HttpApi<ApiId, Groups>,
+  name: Name,
+  build: (
+    handlers: HttpApiBuilder.Handlers.FromGroup<HttpApiGroup.WithIdentifier<Groups, Name>>
+  ) => HttpApiBuilder.Handlers.ValidateReturn<Return>
+): Layer.Layer<
+  HttpApiGroup.Service<ApiId, Name>,
+  HttpApiBuilder.Handlers.Error<Return>,
+  Exclude<HttpApiBuilder.Handlers.Context<Return>, Scope.Scope>
+> =>
+  Layer.unwrap(Effect.map(Effect.context<never>(), (services) => {
+    const built = HttpApiBuilder.group(api, name, (handlers) => {
+      const result: unknown = build(handlers)
+      return (Effect.isEffect(result) ? Effect.provideContext(result, services) : result) as HttpApiBuilder.Handlers.ValidateReturn<Return>
+    })
+    return Layer.fromBuild((memoMap, scope) => Effect.updateContext(buildOwn(built, memoMap, scope), () => Context.empty()))
+  }))
+
+/**
+ * A layer's own build step, which every layer has at run time and Effect's declarations mark internal:
+ * `Layer.buildWithMemoMap` would add the memo map to the context, and the group would keep it. What the group
+ * layer requires is what its handlers need at request time; building it needs nothing once `build` has the
+ * host's services, hence `never`.
+ */
+const buildOwn = <ROut, E>(layer: Layer.Layer<ROut, E, unknown>, memoMap: Layer.MemoMap, scope: Scope.Scope) =>
+  (layer as unknown as {
+    readonly build: (memoMap: Layer.MemoMap, scope: Scope.Scope) => Effect.Effect<Context.Context<ROut>, E>
+  }).build(memoMap, scope)

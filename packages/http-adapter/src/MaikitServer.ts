@@ -22,6 +22,7 @@ import {
 import { HttpApi, type HttpApiGroup, HttpApiScalar, HttpApiSwagger, OpenApi } from "effect/http-api"
 import { AccessToken, MaikitConfig, MaikitVersion } from "@maikit/core/platform"
 import * as Http from "node:http"
+import * as Https from "node:https"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import * as ApiFamily from "./ApiFamily.ts"
@@ -177,19 +178,25 @@ const makeLane = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unkno
   })
 }
 
-/** A Node server that offers each request to the lane before its `request` listeners (the application). */
-class LaneServer extends Http.Server {
-  private readonly lane: FastLane.Lane | undefined
-  constructor(makeLaneWith: (fallback: FastLane.LaneOptions["fallback"]) => FastLane.Lane | undefined) {
-    super()
-    this.lane = makeLaneWith((request, response) => super.emit("request", request, response))
-  }
-  override emit(event: string, ...args: Array<unknown>): boolean {
-    if (event === "request" && this.lane?.(args[0] as Http.IncomingMessage, args[1] as Http.ServerResponse) === true) {
-      return true
-    }
-    return super.emit(event, ...args)
-  }
+/**
+ * A Node server (HTTPS with `tls`) that offers each request to the lane before its `request` listeners (the
+ * application). The lane sits in `emit`, not in a listener of its own, so that a request it answers never
+ * reaches the application's listener at all; the instance's `emit` is replaced rather than subclassed so that
+ * one definition covers both server classes.
+ */
+const laneServer = (
+  tls: TlsOptions | undefined,
+  makeLaneWith: (fallback: FastLane.LaneOptions["fallback"]) => FastLane.Lane | undefined
+): Http.Server | Https.Server => {
+  const server = tls === undefined ? Http.createServer() : Https.createServer({ cert: tls.cert, key: tls.key })
+  const emit = server.emit.bind(server)
+  const lane = makeLaneWith((request, response) => emit("request", request, response))
+  if (lane === undefined) return server
+  server.emit = ((event: string, ...args: Array<unknown>): boolean =>
+    event === "request" && lane(args[0] as Http.IncomingMessage, args[1] as Http.ServerResponse)
+      ? true
+      : emit(event, ...args)) as typeof server.emit
+  return server
 }
 
 const pathOf = (url: string) => {
@@ -467,9 +474,17 @@ const routesWith = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<unk
   ) as Layer.Layer<never, never, ApiFamily.ServerServices | Requirements<Families> | MountsR>
 }
 
+/** A certificate and its private key, in PEM. */
+export interface TlsOptions {
+  readonly cert: string
+  readonly key: string
+}
+
 export interface ListenOptions {
   readonly host: string
   readonly port: number
+  /** Serves HTTPS with this certificate instead of HTTP. */
+  readonly tls?: TlsOptions | undefined
   /**
    * Largest WebSocket message the server reads at all (a bigger one closes the socket with 1009); routes apply
    * their own, smaller limits below it. Default 1 MiB (the `ws` default, 100 MiB, would be buffered first).
@@ -494,7 +509,7 @@ export const layer = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<u
       routerConfig: { ignoreTrailingSlash: true }
     }).pipe(
       Layer.provide(serverBodyLimit(options)),
-      Layer.provideMerge(NodeHttpServer.layer(() => new LaneServer((fallback) => makeLane(listening, policy, fastRoutes, fallback)), {
+      Layer.provideMerge(NodeHttpServer.layer(() => laneServer(options.tls, (fallback) => makeLane(listening, policy, fastRoutes, fallback)), {
         host: options.host,
         port: options.port,
         websocket: { maxPayload: options.maxWebSocketMessageBytes ?? 1024 * 1024 }

@@ -11,12 +11,8 @@
  * (`EmbeddedBroker`): it needs `brokerUser`/`brokerPassword` beyond loopback, and only the relay publishes on
  * the status and config topics.
  */
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
-import { HttpRouter } from "effect/http"
 import * as Fs from "node:fs"
-import * as Http from "node:http"
-import * as Https from "node:https"
 import * as Path from "node:path"
 import { Database, Logging, MaikitConfig } from "@maikit/core/platform"
 import { BleLink, BleTransport, MqttLink, type RelayConfig, RelayConfigStore, StatusBus } from "@maikit/core/relay"
@@ -207,26 +203,20 @@ export const layer = (options: Options = {}) =>
         sessionTtlMinutes: options.sessionTtlMinutes
       })))
 
-    const server = Layer.unwrap(Effect.map(certificate, (pair) => HttpRouter.serve(
-      MaikitServer.routes({
+    // `MaikitServer.layer`, like `maikit serve`: the fast lane answers `POST /api/event`, the body limit is set once.
+    const server = Layer.unwrap(Effect.map(certificate, (pair) =>
+      MaikitServer.layer({
         families: [StatusRelay.family],
         maxBodyBytes: 64 * 1024,
         accessToken: token,
         allowedHosts,
         allowedOrigins,
-        listenHost: address.host,
         title: "MaiKit light relay",
-        console: true
-      }),
-      { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: true } }
-    ).pipe(
-      Layer.provideMerge(
-        NodeHttpServer.layer(
-          () => Option.match(pair, { onNone: () => Http.createServer(), onSome: (tls) => Https.createServer({ cert: tls.cert, key: tls.key }) }),
-          { host: address.host, port: address.port }
-        )
-      )
-    )))
+        console: true,
+        host: address.host,
+        port: address.port,
+        tls: Option.getOrUndefined(pair)
+      })))
 
     const scheme = options.tls === true ? "https" : "http"
     const shown = address.host.includes(":") ? `[${address.host}]` : address.host

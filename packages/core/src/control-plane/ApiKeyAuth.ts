@@ -28,7 +28,7 @@
  *   behind a slow write; on PostgreSQL and MySQL/MariaDB they can for as long as one write takes. `pendingUsage`
  *   tells how many are waiting (the control plane's `/health` shows it).
  */
-import { Clock, Context, DateTime, Effect, Latch, Layer, Schema } from "effect"
+import { Clock, Context, DateTime, Effect, Latch, Layer, Option, Schema } from "effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
@@ -45,6 +45,7 @@ import {
   ApiKeyUnknown
 } from "./ApiKeyAuthError.ts"
 import * as Database from "../platform/Database.ts"
+import { SqliteClient } from "../platform/SqliteClient.ts"
 import { DbInt, ddl, deleteWhere, isUniqueViolation, naiveIso, newId } from "./internal/controlPlaneSql.ts"
 import { Description, IdParam, Name, TenantStore, Text } from "./TenantStore.ts"
 import type { AgentNotFound, AgentNotInTenant, TenantNotFound, TenantStoreStorageError } from "./TenantStoreError.ts"
@@ -701,8 +702,15 @@ export class ApiKeyAuth extends Context.Service<ApiKeyAuth, {
     const keyIndex = new Map<string, CheckRow>()
     let indexEpoch: string | undefined
 
+    // Read on every check: on SQLite straight from the connection when it is free, skipping the statement pipeline
+    // that costs several times the read itself.
+    const sqlite = Option.filter(yield* Effect.serviceOption(SqliteClient), (client) => client.client === sql)
+    const epochQuery = "SELECT epoch FROM api_key_epoch WHERE id = 1"
+    const epochRows: Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> = Option.isSome(sqlite)
+      ? sqlite.value.readNow(epochQuery)
+      : sql.unsafe(epochQuery)
     /** The current key epoch; `undefined` if its row is gone, and then nothing may be served from the index. */
-    const readEpoch = sql`SELECT epoch FROM api_key_epoch WHERE id = 1`.pipe(
+    const readEpoch = epochRows.pipe(
       Effect.map((rows) => rows.length === 0 ? undefined : String(rows[0]?.["epoch"])),
       storage("check API key")
     )

@@ -48,6 +48,18 @@ export class SqliteClient extends Context.Service<SqliteClient, {
   readonly config: ResolvedConfig
   /** Copies the live database to `destination` with SQLite's online backup API. */
   readonly backup: (destination: string) => Effect.Effect<BackupResult, SqlError>
+  /** The generic client on this same connection (a service can tell whether its `SqlClient` is this one). */
+  readonly client: SqlClient.SqlClient
+  /**
+   * A read for a hot path, without `effect/sql`'s statement pipeline: the cached statement runs on the spot while
+   * no transaction is open on the connection (better-sqlite3 is synchronous, so no other statement is half-way
+   * through; an open stream's cursor does not stop a read), and otherwise waits its turn for the connection like
+   * any statement, since a read inside another fiber's transaction would see its uncommitted writes. No span.
+   */
+  readonly readNow: (
+    sql: string,
+    params?: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>
 }>()("@maikit/core/SqliteClient") {}
 
 export const defaultBusyTimeout = 5000
@@ -172,10 +184,11 @@ const pullChunks = (
     return Arr.isReadonlyArrayNonEmpty(out) ? Effect.succeed(out) : Cause.done()
   })
 
-const makeConnection = (db: Sqlite.Database, cacheSize: number): SqlConnection.Connection => {
+const makeConnection = (
+  db: Sqlite.Database,
+  prepareCached: (sql: string) => Prepared
+): SqlConnection.Connection => {
   const prepareFresh = prepareWith(db)
-  const cache = StatementCache.make(cacheSize, prepareFresh)
-  const prepareCached = (sql: string) => cache.getOrPrepare(sql)
 
   // Streams get their own statement: a cached one could be re-run by a query issued while the
   // iterator is still open, which better-sqlite3 refuses.
@@ -247,7 +260,9 @@ export const make = Effect.fnUntraced(function*(options: SqliteClientConfig) {
     Effect.sync(() => {
       if (opened.open) opened.close()
     }))
-  const connection = makeConnection(db, config.preparedStatementCacheSize)
+  const cache = StatementCache.make(config.preparedStatementCacheSize, prepareWith(db))
+  const prepareCached = (sql: string) => cache.getOrPrepare(sql)
+  const connection = makeConnection(db, prepareCached)
   const semaphore = yield* Semaphore.make(1)
   const acquirers = SqlClient.makeSqliteAcquirers({
     connection: Effect.succeed(connection),
@@ -255,6 +270,9 @@ export const make = Effect.fnUntraced(function*(options: SqliteClientConfig) {
     isTransaction: () => db.inTransaction
   })
 
+  const transformRows = config.transformResultNames === undefined
+    ? undefined
+    : Statement.defaultTransforms(config.transformResultNames).array
   const client = yield* SqlClient.make({
     ...acquirers,
     compiler: Statement.makeCompilerSqlite(config.transformQueryNames),
@@ -262,10 +280,26 @@ export const make = Effect.fnUntraced(function*(options: SqliteClientConfig) {
     spanAttributes: [["db.system.name", "sqlite"]],
     prepareTransactionControls: true,
     releaseSavepoint: (name) => `RELEASE SAVEPOINT ${name}`,
-    transformRows: config.transformResultNames === undefined
-      ? undefined
-      : Statement.defaultTransforms(config.transformResultNames).array
+    transformRows
   })
+
+  const readQueued = (sql: string, params: ReadonlyArray<unknown>) =>
+    acquirers.borrower(() => query<Record<string, unknown>>("readNow", prepareCached, sql, params, false, transformRows))
+  const readNow = (
+    sql: string,
+    params: ReadonlyArray<unknown> = []
+  ): Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> =>
+    Effect.withFiber((fiber) => {
+      if (db.inTransaction) return readQueued(sql, params)
+      try {
+        const statement = setModes(prepareCached(sql), false, fiber.getRef(SqlClient.SafeIntegers))
+        const rows = statement.all(bindParams(params)) as Array<Record<string, unknown>>
+        return Effect.succeed(transformRows === undefined ? rows : transformRows(rows))
+      } catch {
+        // Run again in turn, so that a failing statement fails like any other (the same `SqlError`).
+        return readQueued(sql, params)
+      }
+    })
 
   const copy = (destination: string) =>
     Effect.tryPromise({
@@ -283,7 +317,7 @@ export const make = Effect.fnUntraced(function*(options: SqliteClientConfig) {
       })
     )
 
-  return Context.make(SqliteClient, SqliteClient.of({ config, backup })).pipe(
+  return Context.make(SqliteClient, SqliteClient.of({ config, backup, client, readNow })).pipe(
     Context.add(SqlClient.SqlClient, client)
   )
 })

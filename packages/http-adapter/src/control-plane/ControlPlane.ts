@@ -5,7 +5,7 @@
  * original's clients expect; a request that does not match its schema is a 422 whose body carries both the
  * envelope and FastAPI's `detail` list naming the field. The plugin routes keep the original's bare shapes.
  */
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Duration, Effect, Layer } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import * as Crypto from "node:crypto"
@@ -141,7 +141,7 @@ export const errors: ApiFamily.ErrorShape = {
 const pageOf = (page: number | undefined) => page ?? 1
 const sizeOf = (size: number | undefined) => size ?? 20
 
-export const TenantHandlers = HttpApiBuilder.group(
+export const TenantHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneTenants",
   Effect.fn(function*(handlers) {
@@ -189,7 +189,7 @@ export const TenantHandlers = HttpApiBuilder.group(
   })
 )
 
-export const AgentHandlers = HttpApiBuilder.group(
+export const AgentHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneAgents",
   Effect.fn(function*(handlers) {
@@ -267,7 +267,7 @@ export const AgentHandlers = HttpApiBuilder.group(
 
 const createdWarning = "请立即保存此API密钥：它只在创建时显示一次，之后无法再查看 (shown once; store it now)"
 
-export const ApiKeyHandlers = HttpApiBuilder.group(
+export const ApiKeyHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneApiKeys",
   Effect.fn(function*(handlers) {
@@ -392,7 +392,7 @@ const validationFailures = {
   ApiKeyStorageError: storageFailure("AUTH_VALIDATE_ERROR", "验证API密钥失败")
 }
 
-export const AuthHandlers = HttpApiBuilder.group(
+export const AuthHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneAuth",
   Effect.fn(function*(handlers) {
@@ -424,7 +424,7 @@ export const AuthHandlers = HttpApiBuilder.group(
   })
 )
 
-export const ActivityHandlers = HttpApiBuilder.group(
+export const ActivityHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneActivity",
   Effect.fn(function*(handlers) {
@@ -452,7 +452,7 @@ const detail = (status: number, message: string) => HttpServerResponse.jsonUnsaf
 const storage = (error: TenantStoreStorageError) =>
   Effect.as(Effect.logError("plugin settings failed", error), detail(500, `${error.operation} failed`))
 
-export const PluginHandlers = HttpApiBuilder.group(
+export const PluginHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlanePlugins",
   Effect.fn(function*(handlers) {
@@ -476,7 +476,7 @@ export const PluginHandlers = HttpApiBuilder.group(
   })
 )
 
-export const UsageHandlers = HttpApiBuilder.group(
+export const UsageHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneUsage",
   (handlers) =>
@@ -488,15 +488,25 @@ export const UsageHandlers = HttpApiBuilder.group(
       })))
 )
 
+/** How long `/health` answers from its last database probe. */
+export const probeTtl = Duration.seconds(1)
+
 const features = ["多租户隔离", "Agent 配置管理", "API 密钥认证（SHA-256 存储）", "Agent 活跃状态 TTL", "插件配置"]
 
-export const SystemHandlers = HttpApiBuilder.group(
+export const SystemHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneSystem",
   Effect.fn(function*(handlers) {
     const store = yield* TenantStore.TenantStore
     const catalog = yield* SystemCatalog.SystemCatalog
     const auth = yield* ApiKeyAuth.ApiKeyAuth
+    // Monitors and load balancers poll `/health`; one probe a second answers them all, and requests that arrive
+    // while a probe runs share it.
+    const probe = yield* Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
+      const outcome = yield* store.probe.pipe(Effect.timeout("3 seconds"), Effect.result)
+      return { outcome, latencyMs: (yield* Clock.currentTimeMillis) - started }
+    }).pipe(Effect.cachedWithTTL(probeTtl))
     return handlers
       .handle("systemModels", () =>
         envelope(Effect.map(catalog.models, (models) =>
@@ -512,11 +522,10 @@ export const SystemHandlers = HttpApiBuilder.group(
         )))
       .handle("health", () =>
         Effect.gen(function*() {
-          const started = yield* Clock.currentTimeMillis
-          const probe = yield* store.probe.pipe(Effect.timeout("3 seconds"), Effect.result)
+          const { outcome, latencyMs } = yield* probe
           const finished = yield* Clock.currentTimeMillis
           const pendingUses = yield* auth.pendingUsage
-          const healthy = probe._tag === "Success"
+          const healthy = outcome._tag === "Success"
           const body = {
             status: healthy ? "healthy" : "unhealthy",
             timestamp: finished / 1000,
@@ -524,8 +533,8 @@ export const SystemHandlers = HttpApiBuilder.group(
             services: { database: healthy ? "healthy" : "unhealthy", api: "healthy" },
             database: {
               backend: store.backend,
-              latency_ms: healthy ? finished - started : null,
-              error: probe._tag === "Failure" ? probe.failure.message : null
+              latency_ms: healthy ? latencyMs : null,
+              error: outcome._tag === "Failure" ? outcome.failure.message : null
             },
             api_key_usage: {
               pending: pendingUses,

@@ -61,7 +61,7 @@ export const toLauncherMetrics = (snapshot: SystemMetrics.Snapshot) => ({
   }
 })
 
-export const SystemHandlers = HttpApiBuilder.group(
+export const SystemHandlers = ApiFamily.group(
   LauncherApi,
   "launcherSystem",
   Effect.fn(function*(handlers) {
@@ -203,7 +203,7 @@ const componentFailures = (what: string) => ({
 })
 const label = (component: string) => serviceLabels[component] ?? component
 
-export const InstanceHandlers = HttpApiBuilder.group(
+export const InstanceHandlers = ApiFamily.group(
   LauncherInstancesApi,
   "launcherInstances",
   Effect.fn(function*(handlers) {

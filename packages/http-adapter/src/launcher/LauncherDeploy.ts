@@ -116,7 +116,7 @@ const listing = (versions: Deployer.VersionListing) => ({
   fetched_at: versions.fetchedAt
 })
 
-export const DeployHandlers = HttpApiBuilder.group(
+export const DeployHandlers = ApiFamily.group(
   LauncherDeployApi,
   "launcherDeploy",
   Effect.fn(function*(handlers) {

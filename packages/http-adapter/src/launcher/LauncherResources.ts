@@ -102,7 +102,7 @@ const listed = (page: BotDatabase.PageResult, message: string | null, totalCount
   offset: page.offset
 })
 
-export const ResourceHandlers = HttpApiBuilder.group(
+export const ResourceHandlers = ApiFamily.group(
   LauncherResourcesApi,
   "launcherResources",
   Effect.fn(function*(handlers) {
@@ -325,7 +325,7 @@ const originalFiles = {
 
 const seedFiles = { bot: "bot", lpmm: "lpmm", env: "env" } as const
 
-export const ConfigHandlers = HttpApiBuilder.group(
+export const ConfigHandlers = ApiFamily.group(
   LauncherResourcesApi,
   "launcherConfig",
   Effect.fn(function*(handlers) {

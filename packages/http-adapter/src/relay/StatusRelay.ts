@@ -181,7 +181,7 @@ const fastRoutes = Effect.gen(function*() {
   return [route]
 })
 
-export const EventsHandlers = HttpApiBuilder.group(
+export const EventsHandlers = ApiFamily.group(
   StatusRelayApi,
   "statusRelayEvents",
   Effect.fn(function*(handlers) {
@@ -222,7 +222,7 @@ export const EventsHandlers = HttpApiBuilder.group(
   })
 )
 
-export const MqttHandlers = HttpApiBuilder.group(
+export const MqttHandlers = ApiFamily.group(
   StatusRelayApi,
   "statusRelayMqtt",
   Effect.fn(function*(handlers) {
@@ -239,7 +239,7 @@ export const MqttHandlers = HttpApiBuilder.group(
   })
 )
 
-export const BleHandlers = HttpApiBuilder.group(
+export const BleHandlers = ApiFamily.group(
   StatusRelayApi,
   "statusRelayBle",
   Effect.fn(function*(handlers) {
@@ -254,7 +254,7 @@ export const BleHandlers = HttpApiBuilder.group(
   })
 )
 
-export const DeviceHandlers = HttpApiBuilder.group(
+export const DeviceHandlers = ApiFamily.group(
   StatusRelayApi,
   "statusRelayDevice",
   Effect.fn(function*(handlers) {
