@@ -17,10 +17,11 @@
  * - With an access token configured, the client presents it in the URL (`?token=`), a header, or a first frame
  *   `{"type":"auth","token":"…"}`; otherwise `error` and close 1008.
  */
-import { Effect, Exit, Option, type Redacted, Result, Schema, Scope, Stream } from "effect"
+import { Effect, Exit, Latch, Option, type Redacted, Result, Schema, Scope, Stream } from "effect"
 import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { ComponentProcess, InstanceSupervisor, type OutputHistory } from "@maikit/core/launcher"
 import * as Connection from "./internal/connection.ts"
+import * as OutputBacklog from "./internal/outputBacklog.ts"
 import { describe } from "./internal/statusText.ts"
 
 const prefixes = ["/api/v1/ws/", "/ws/"] as const
@@ -83,8 +84,13 @@ export interface Options {
   /** The server's access token, if it has one; the socket then needs it too. */
   readonly accessToken?: Option.Option<Redacted.Redacted<string>> | undefined
   readonly limits?: Partial<Connection.Limits> | undefined
-  /** Events a client may have queued before it is dropped. Default 256. */
+  /** Events a client's subscription may hold before it is dropped (only if the server itself falls behind). Default 256. */
   readonly capacity?: number | undefined
+  /**
+   * Output a client that reads more slowly than the process prints may have waiting, in characters, beyond what
+   * its socket holds (`limits.highWaterBytes`); older output is skipped, with a notice in the terminal. Default 256 Ki.
+   */
+  readonly backlogChars?: number | undefined
   /** Recent output replayed on connect, in characters. Default 256 Ki. */
   readonly replayChars?: number | undefined
   /** Most a `history_logs` frame carries (the newest part of the range), in characters. Default 1 Mi. */
@@ -102,39 +108,30 @@ const statusFrame = (message: string, status?: ComponentProcess.ComponentStatus)
       : { type: "status", message, component: status.name, state: status.state, pid: status.pid }
   )
 
-/** The same output event reaches every client of a component: encoded once, shared by all of them. */
-const outputFrames = new WeakMap<ComponentProcess.OutputEvent, string>()
+/** The same output event reaches every client of a component: encoded once, the same bytes sent to all. */
+const outputFrames = new WeakMap<ComponentProcess.OutputEvent, Connection.SharedText>()
 
-const outputFrame = (event: ComponentProcess.OutputEvent): string => {
+const outputFrame = (event: ComponentProcess.OutputEvent): Connection.SharedText => {
   let frame = outputFrames.get(event)
   if (frame === undefined) {
-    frame = encode({ type: "output", data: event.data })
+    frame = new Connection.SharedText(encode({ type: "output", data: event.data }))
     outputFrames.set(event, frame)
   }
   return frame
 }
 
-/**
- * A client that keeps up gets one frame per event, encoded once for every client; one that fell behind gets
- * what piled up as one `output` frame per run of output, so catching up costs fewer frames, not more.
- */
-export const framesOf = (batch: ReadonlyArray<ComponentProcess.ComponentEvent>): Array<string> => {
-  const frames: Array<string> = []
-  let run: Array<ComponentProcess.OutputEvent> = []
-  const flush = () => {
-    if (run.length === 1 && run[0] !== undefined) frames.push(outputFrame(run[0]))
-    else if (run.length > 1) frames.push(encode({ type: "output", data: run.map((event) => event.data).join("") }))
-    run = []
+/** Said in the terminal itself where output was left out, so any client shows it (colours reset first). */
+export const skippedNotice = (chars: number): string =>
+  `\r\n\x1b[0m\x1b[33m[… 输出过快，已跳过 ${chars} 个字符；完整输出见日志或“完整历史” …]\x1b[0m\r\n`
+
+/** A client's frames for what it is sent next: one per event, output frames shared by every client. */
+const framesOf = (taken: OutputBacklog.Taken): Array<Connection.Outbound> => {
+  const frames: Array<Connection.Outbound> = taken.skippedChars > 0
+    ? [encode({ type: "output", data: skippedNotice(taken.skippedChars) })]
+    : []
+  for (const event of taken.events) {
+    frames.push(event._tag === "Output" ? outputFrame(event) : statusFrame(describe(event.status), event.status))
   }
-  for (const event of batch) {
-    if (event._tag === "Output") {
-      run.push(event)
-      continue
-    }
-    flush()
-    frames.push(statusFrame(describe(event.status), event.status))
-  }
-  flush()
   return frames
 }
 
@@ -211,6 +208,7 @@ export const mount = (options: Options = {}) => {
   const capacity = options.capacity ?? 256
   const replayChars = options.replayChars ?? 256 * 1024
   const historyChars = options.historyChars ?? 1024 * 1024
+  const backlogChars = Math.max(1, options.backlogChars ?? 256 * 1024)
   const goodbyes = new Set<Effect.Effect<void>>()
 
   const session = (
@@ -320,14 +318,45 @@ export const mount = (options: Options = {}) => {
         return Result.isSuccess(parsed) ? handle(parsed.success) : connection.send(errorFrame(parsed.failure))
       }))
 
+      /**
+       * Sends one attachment's events until its stream ends (true) or the client is dropped (false). A reader
+       * keeps the client's backlog current while the writer waits for the socket to drain, so a client that reads
+       * slowly is sent the newest output after a notice of what it missed, and only one that reads nothing for the
+       * drain timeout (or whose subscription overflowed) is dropped.
+       */
+      const deliver = (attachment: Attachment) =>
+        Effect.gen(function*() {
+          const backlog = new OutputBacklog.OutputBacklog(backlogChars)
+          const ready = Latch.makeUnsafe(false)
+          let ended: "no" | "ended" | "overflowed" = "no"
+          yield* Stream.runForEachArray(attachment.terminal.events, (batch) =>
+            Effect.sync(() => {
+              backlog.push(batch)
+              ready.openUnsafe()
+            })).pipe(
+              Effect.exit,
+              Effect.flatMap((exit) =>
+                Effect.sync(() => {
+                  ended = Exit.isFailure(exit) ? "overflowed" : "ended"
+                  ready.openUnsafe()
+                })
+              ),
+              Effect.forkIn(attachment.scope)
+            )
+          while (true) {
+            if (backlog.isEmpty) {
+              if (ended !== "no") return ended === "ended"
+              yield* ready.await
+              ready.closeUnsafe()
+            } else if (!(yield* connection.sendAll(framesOf(backlog.take())))) {
+              return false
+            }
+          }
+        })
+
       const outbound = Effect.gen(function*() {
         while (true) {
-          const delivered = yield* Effect.exit(Stream.runForEachArray(current.terminal.events, (batch) =>
-            Effect.flatMap(
-              connection.sendAll(framesOf(batch)),
-              (kept) => kept ? Effect.void : Effect.fail(new Connection.ClientTooSlow())
-            )))
-          if (Exit.isFailure(delivered)) {
+          if (!(yield* deliver(current))) {
             yield* connection.send(statusFrame("客户端读取过慢，连接已断开，请重新连接"))
             return yield* connection.close(Connection.close.tryAgainLater, "client too slow")
           }

@@ -331,10 +331,15 @@ export const make = Effect.fnUntraced(function*(
     if (pendingTimer !== undefined) clearTimeout(pendingTimer)
     pendingTimer = undefined
     if (pending.length === 0) return
-    const bytes = Buffer.concat(pending, pendingBytes)
+    const pieces = pending
     pending = []
     pendingBytes = 0
-    if (!fanout.isEmpty) fanout.publish({ _tag: "Output", timestamp: pendingSince, data: decoder.decode(bytes) })
+    // Decoded piece by piece, not concatenated first: a flood would otherwise copy every byte into a new buffer,
+    // and the garbage collector counts buffers' memory against a budget that, spent, costs a full collection.
+    if (!fanout.isEmpty) {
+      const data = pieces.length === 1 ? decoder.decode(pieces[0]) : pieces.map((piece) => decoder.decode(piece)).join("")
+      fanout.publish({ _tag: "Output", timestamp: pendingSince, data })
+    }
   }
   const publishOutput = (timestamp: number, bytes: Uint8Array): void => {
     if (fanout.isEmpty) return
