@@ -9,10 +9,14 @@
  *   across stops, starts and crash restarts; it does not close when the instance stops.
  * - In: `input` (to the PTY, raw), `ping` (answered at once with `pong`, `timestamp` and `server_time`; the
  *   first one carrying `connectionStartTime` also gets the history since then), `request_history`
- *   (`fromTime`/`toTime`, or the docs' `from_time`/`to_time`), `resize`. A frame that is not JSON, has an
- *   unknown `type` or bad fields, is too big or comes too fast gets an `error` frame; the connection stays.
- * - A client that falls behind is told so (`status`) and closed with 1013; it never slows the process or the
- *   other clients. Server shutdown: `status` `服务器正在关闭，连接即将断开。` and close 1001. Instance deleted:
+ *   (`fromTime`/`toTime`, or the docs' `from_time`/`to_time`), `resize`, and MaiKit's optional `flow` (see
+ *   `FlowFrame`). A frame that is not JSON, has an unknown `type` or bad fields, is too big or comes too fast gets
+ *   an `error` frame; the connection stays.
+ * - Every output frame is encoded once and the same bytes go to every client. A client that reads more slowly
+ *   than the process prints never slows the process or the other clients: past `backlogChars` waiting for it,
+ *   the oldest output is skipped and it gets the newest after an `output` line saying how much was left out (the
+ *   history keeps everything), so its screen and a typed line's echo stay current. A client that reads nothing
+ *   for `limits.drainTimeoutMs` is told so (`status`) and closed with 1013. Server shutdown: `status` `服务器正在关闭，连接即将断开。` and close 1001. Instance deleted:
  *   `status` and close 1000.
  * - With an access token configured, the client presents it in the URL (`?token=`), a header, or a first frame
  *   `{"type":"auth","token":"…"}`; otherwise `error` and close 1008.
@@ -49,9 +53,20 @@ export const ResizeFrame = Schema.Struct({
   rows: Schema.optional(Dimension)
 })
 export const AuthFrame = Schema.Struct({ type: Schema.Literal("auth"), token: Schema.String })
+/**
+ * MaiKit's, optional: flow control for a client that shows output more slowly than a process can print it (a
+ * browser terminal). `window` turns it on: the server then keeps at most that many characters of `output` sent
+ * and not yet reported `consumed` (characters of `output` data the client has shown since it connected,
+ * cumulative). Output that does not fit waits in the client's bounded backlog, where the oldest is skipped.
+ */
+export const FlowFrame = Schema.Struct({
+  type: Schema.Literal("flow"),
+  window: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1024, maximum: 64 * 1024 * 1024 }))),
+  consumed: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)))
+})
 
 /** What a client may send. */
-export const ClientFrame = Schema.Union([InputFrame, PingFrame, RequestHistoryFrame, ResizeFrame, AuthFrame])
+export const ClientFrame = Schema.Union([InputFrame, PingFrame, RequestHistoryFrame, ResizeFrame, AuthFrame, FlowFrame])
 export type ClientFrame = typeof ClientFrame.Type
 
 export const OutputFrame = Schema.Struct({ type: Schema.Literal("output"), data: Schema.String })
@@ -98,6 +113,7 @@ export interface Options {
 }
 
 const frameChars = 64 * 1024
+const flowStallMs = 1_000
 const historyBurst = 3
 const encode = (frame: ServerFrame): string => JSON.stringify(frame)
 const errorFrame = (message: string) => encode({ type: "error", message })
@@ -124,15 +140,23 @@ const outputFrame = (event: ComponentProcess.OutputEvent): Connection.SharedText
 export const skippedNotice = (chars: number): string =>
   `\r\n\x1b[0m\x1b[33m[… 输出过快，已跳过 ${chars} 个字符；完整输出见日志或“完整历史” …]\x1b[0m\r\n`
 
-/** A client's frames for what it is sent next: one per event, output frames shared by every client. */
-const framesOf = (taken: OutputBacklog.Taken): Array<Connection.Outbound> => {
-  const frames: Array<Connection.Outbound> = taken.skippedChars > 0
-    ? [encode({ type: "output", data: skippedNotice(taken.skippedChars) })]
-    : []
+/**
+ * A client's frames for what it is sent next (one per event, output frames shared by every client), and the
+ * characters of output data they carry.
+ */
+const framesOf = (taken: OutputBacklog.Taken) => {
+  const notice = taken.skippedChars > 0 ? skippedNotice(taken.skippedChars) : ""
+  const frames: Array<Connection.Outbound> = notice === "" ? [] : [encode({ type: "output", data: notice })]
+  let chars = notice.length
   for (const event of taken.events) {
-    frames.push(event._tag === "Output" ? outputFrame(event) : statusFrame(describe(event.status), event.status))
+    if (event._tag === "Output") {
+      frames.push(outputFrame(event))
+      chars += event.data.length
+    } else {
+      frames.push(statusFrame(describe(event.status), event.status))
+    }
   }
-  return frames
+  return { frames, chars }
 }
 
 /** The last `limit` characters, not starting inside a surrogate pair. */
@@ -171,7 +195,7 @@ const newest = (records: ReadonlyArray<OutputHistory.OutputRecord>, limit: numbe
 const Envelope = Schema.fromJsonString(Schema.Struct({ type: Schema.String }))
 const decodeEnvelope = Schema.decodeUnknownOption(Envelope)
 const decodeFrame = Schema.decodeUnknownResult(Schema.fromJsonString(ClientFrame))
-const knownTypes = new Set(["input", "ping", "request_history", "resize", "auth"])
+const knownTypes = new Set(["input", "ping", "request_history", "resize", "auth", "flow"])
 
 /** A client frame, or the reason it is not one, worded for the client. */
 export const parseFrame = (text: string): Result.Result<ClientFrame, string> => {
@@ -245,10 +269,17 @@ export const mount = (options: Options = {}) => {
       if (Result.isFailure(first)) return yield* refuse(attachFailure(instanceId)(first.failure))
       let current = first.success
 
-      const replay = (backlog: ReadonlyArray<OutputHistory.OutputRecord>) =>
-        connection.sendAll(chunks(tail(backlog.map((record) => record.data).join(""), replayChars)).map((data) =>
-          encode({ type: "output", data })
-        ))
+      // Flow control, once the client asks for it: output characters sent and reported shown, since connecting.
+      let flowWindow: number | undefined
+      let sentChars = 0
+      let consumedChars = 0
+      const consumed = Latch.makeUnsafe(false)
+
+      const replay = (backlog: ReadonlyArray<OutputHistory.OutputRecord>) => {
+        const data = tail(backlog.map((record) => record.data).join(""), replayChars)
+        sentChars += data.length
+        return connection.sendAll(chunks(data).map((chunk) => encode({ type: "output", data: chunk })))
+      }
       const waiting = current.terminal.status.state === "running" ? "" : " (等待启动命令)"
       yield* connection.send(statusFrame(`已连接到 ${type} 终端${waiting}`, current.terminal.status))
       yield* replay(current.terminal.backlog)
@@ -304,6 +335,12 @@ export const mount = (options: Options = {}) => {
             return current.terminal.resize(frame.cols ?? 80, frame.rows ?? 25)
           case "auth":
             return Effect.void
+          case "flow":
+            return Effect.sync(() => {
+              if (frame.window !== undefined) flowWindow = frame.window
+              if (frame.consumed !== undefined) consumedChars = Math.max(consumedChars, frame.consumed)
+              consumed.openUnsafe()
+            })
         }
       }
 
@@ -348,8 +385,15 @@ export const mount = (options: Options = {}) => {
               if (ended !== "no") return ended === "ended"
               yield* ready.await
               ready.closeUnsafe()
-            } else if (!(yield* connection.sendAll(framesOf(backlog.take())))) {
-              return false
+            } else if (flowWindow !== undefined && sentChars - consumedChars >= flowWindow) {
+              // A report refused by the frame rate limit must not stall the terminal: after a second, go on.
+              const reported = yield* Effect.timeoutOption(consumed.await, flowStallMs)
+              consumed.closeUnsafe()
+              if (Option.isNone(reported)) consumedChars = sentChars
+            } else {
+              const { frames, chars } = framesOf(backlog.take())
+              sentChars += chars
+              if (!(yield* connection.sendAll(frames))) return false
             }
           }
         })

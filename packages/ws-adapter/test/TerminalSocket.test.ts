@@ -206,6 +206,32 @@ describe("TerminalSocket", () => {
       assert.isTrue(binary.every((isBinary) => !isBinary), "every frame is a text frame")
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("flow control: a client that asks for it is sent at most its window beyond what it reported shown", () =>
+    Effect.gen(function*() {
+      const { base, registry, supervisor } = yield* serveSockets({ terminal: { backlogChars: 16 * 1024 } })
+      const { id } = yield* registry.add(singleInstance("flood", command("flood.mjs", "10"), { restart_policy: "no" }))
+      const client = yield* connect(`${base}/api/v1/ws/${id}_main`)
+      yield* client.waitFor(hasMessage("status", "已连接"))
+      client.send({ type: "flow", window: 100 })
+      yield* client.waitFor(hasMessage("error", "消息格式无效 (flow)"))
+      client.send({ type: "flow", window: 4096 })
+      yield* Effect.sleep(100)
+      yield* Effect.ignore(supervisor.start(id))
+      yield* client.waitFor(() => client.output().length > 0)
+      // Well within the second after which a server that hears nothing goes on anyway.
+      yield* Effect.sleep(300)
+      const unreported = client.output().length
+      assert.isAtMost(unreported, 4096 + 16 * 1024 + 64 * 1024, "the window, then at most one backlog and one event")
+      assert.notInclude(client.output(), "FLOOD-END")
+      const report = Effect.sync(() => client.send({ type: "flow", consumed: client.output().length }))
+      yield* Effect.repeat(Effect.andThen(report, Effect.sleep(20)), {
+        until: () => client.output().includes("FLOOD-END") || client.close !== undefined
+      }).pipe(Effect.timeout("30 seconds"))
+      assert.isUndefined(client.close)
+      assert.include(client.output(), "已跳过", "what did not fit was skipped, and said so")
+      assert.match(client.output(), /\d{9} x{89}\r\nFLOOD-END/)
+    }).pipe(Effect.scoped), 60_000)
+
   it.live("with a token: the URL or a first auth frame opens the terminal; anything else is closed with 1008", () =>
     Effect.gen(function*() {
       const token = Option.some(Redacted.make("s3cret"))
