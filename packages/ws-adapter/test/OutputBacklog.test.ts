@@ -31,9 +31,13 @@ describe("OutputBacklog", () => {
     assert.strictEqual(backlog.take().skippedChars, 0, "the count starts again after a take")
   })
 
-  it("always keeps the newest output, even when it alone is over the limit", () => {
+  it("always keeps the newest output, even when it alone is over the limit or statuses follow it", () => {
     const backlog = new OutputBacklog(4)
     backlog.push([output("old"), output("newer than the limit")])
     assert.deepStrictEqual(backlog.take(), { events: [output("newer than the limit")], skippedChars: 3 })
+    const stopping = status("stopping")
+    const stopped = status("stopped")
+    backlog.push([output("old"), output("the last words"), stopping, stopped])
+    assert.deepStrictEqual(backlog.take(), { events: [output("the last words"), stopping, stopped], skippedChars: 3 })
   })
 })

@@ -46,8 +46,9 @@ export class OutputBacklog {
   /** Drops the oldest output until the rest fits, keeping at least the newest output event. */
   private trim(): void {
     const statuses: Array<ComponentProcess.ComponentEvent> = []
+    const newestOutput = this.events.findLastIndex((event) => event._tag === "Output")
     let first = 0
-    while (first < this.events.length - 1 && this.outputChars > this.limitChars) {
+    while (first < newestOutput && this.outputChars > this.limitChars) {
       const event = this.events[first++]
       if (event === undefined) break
       if (event._tag === "Status") {
