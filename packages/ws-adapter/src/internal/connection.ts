@@ -158,12 +158,12 @@ export const accept = (
       ? (frames: Arr.NonEmptyReadonlyArray<Outbound>) =>
         Effect.ignore(writer.writeAll(Arr.map(frames, (frame) => isText(frame) ? frame : frame.text)))
       : (frames: Arr.NonEmptyReadonlyArray<Outbound>) =>
-        Effect.sync(() => {
+        Effect.ignore(Effect.try(() => {
           for (const frame of frames) {
             if (isText(frame)) webSocket.send(frame)
             else webSocket.send(frame.bytes, { binary: false })
           }
-        })
+        }))
 
     // Corked, a batch leaves in one write system call instead of one per frame.
     const writeBatch = (frames: Arr.NonEmptyReadonlyArray<Outbound>) =>
