@@ -117,6 +117,7 @@ const zh = {
   "terminal.command": "发送一行命令",
   "terminal.commandHint": "输入一行，回车发送",
   "terminal.send": "发送",
+  "terminal.skipped": "… 输出过快，此处跳过了 {count} 个字符；完整输出见日志或“完整历史” …",
 
   "socket.open": "已连接",
   "socket.connecting": "连接中…",
@@ -541,6 +542,7 @@ const en: Record<Key, string> = {
   "terminal.command": "Send a line",
   "terminal.commandHint": "Type a line, press Enter to send",
   "terminal.send": "Send",
+  "terminal.skipped": "… output too fast: {count} characters skipped here; the log and “Full history” have all of it …",
 
   "socket.open": "Connected",
   "socket.connecting": "Connecting…",

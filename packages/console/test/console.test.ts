@@ -207,6 +207,64 @@ layer(EnvLive, { timeout: 60_000, excludeTestServices: true })("the web console 
       })
     }))
 
+  it.effect("a terminal flooded faster than the page can draw shows the newest output, says what it skipped, and echoes", () =>
+    Effect.gen(function*() {
+      const { server, context } = yield* Env
+      const folder = botFolder()
+      // The bot prints 30 MB as fast as its terminal takes them, then `FLOOD-END`, then echoes what it is sent.
+      Fs.writeFileSync(Path.join(folder, "bot.py"), `
+process.stdin.setEncoding("utf8")
+process.stdin.on("data", (line) => process.stdout.write("echo:" + line.trim() + "\\n"))
+const block = ("x".repeat(99) + "\\n").repeat(1000)
+let blocks = 300
+const pump = () => {
+  while (blocks > 0) {
+    blocks--
+    if (!process.stdout.write(block)) return process.stdout.once("drain", pump)
+  }
+  process.stdout.write("FLOOD-END\\n")
+}
+pump()
+`)
+      const added = yield* Effect.promise(() =>
+        server.api("/api/v1/instances/add", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ instance_name: "flood", install_path: folder, port: 8000, version: "0.7.0", install_services: [] })
+        }).then((response) => response.json() as Promise<{ instance_id: string }>)
+      )
+      const id = added.instance_id
+      yield* Effect.promise(async () => {
+        const { page, errors } = await openPage(context)
+        // Counts the server's "skipped" notices among what the terminal's socket receives.
+        await page.addInitScript(`{
+          const Native = WebSocket
+          window.__skippedNotices = 0
+          window.WebSocket = class extends Native {
+            constructor(...args) {
+              super(...args)
+              this.addEventListener("message", (event) => {
+                if (String(event.data).includes("输出过快，已跳过")) window.__skippedNotices++
+              })
+            }
+          }
+        }`)
+        await page.goto(`${server.url}/console/instances/${id}`)
+        await page.locator(".terminal-panel .socket-open").waitFor(visible)
+        await server.api(`/api/v1/instance/${id}/start`)
+        const terminal = page.locator(".terminal-host .xterm-rows")
+        await expect.poll(() => terminal.textContent(), { timeout: 60_000 }).toContain("FLOOD-END")
+        assert.isAbove(await page.evaluate("window.__skippedNotices") as number, 0, "the server skipped what the page could not show")
+        await page.locator(".terminal-host .xterm-helper-textarea").focus()
+        await page.keyboard.type("after the flood")
+        await page.keyboard.press("Enter")
+        await expect.poll(() => terminal.textContent(), visible).toContain("echo:after the flood")
+        await check(page, errors, "14-terminal-after-flood", false)
+        await page.close()
+      })
+      yield* Effect.promise(() => server.api(`/api/v1/instance/${id}/stop`))
+    }), 120_000)
+
   // Last: it restarts the server.
   it.effect("a terminal comes back by itself after MaiKit restarts", () =>
     Effect.gen(function*() {

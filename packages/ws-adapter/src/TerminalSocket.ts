@@ -9,18 +9,23 @@
  *   across stops, starts and crash restarts; it does not close when the instance stops.
  * - In: `input` (to the PTY, raw), `ping` (answered at once with `pong`, `timestamp` and `server_time`; the
  *   first one carrying `connectionStartTime` also gets the history since then), `request_history`
- *   (`fromTime`/`toTime`, or the docs' `from_time`/`to_time`), `resize`. A frame that is not JSON, has an
- *   unknown `type` or bad fields, is too big or comes too fast gets an `error` frame; the connection stays.
- * - A client that falls behind is told so (`status`) and closed with 1013; it never slows the process or the
- *   other clients. Server shutdown: `status` `服务器正在关闭，连接即将断开。` and close 1001. Instance deleted:
+ *   (`fromTime`/`toTime`, or the docs' `from_time`/`to_time`), `resize`, and MaiKit's optional `flow` (see
+ *   `FlowFrame`). A frame that is not JSON, has an unknown `type` or bad fields, is too big or comes too fast gets
+ *   an `error` frame; the connection stays.
+ * - Every output frame is encoded once and the same bytes go to every client. A client that reads more slowly
+ *   than the process prints never slows the process or the other clients: past `backlogChars` waiting for it,
+ *   the oldest output is skipped and it gets the newest after an `output` line saying how much was left out (the
+ *   history keeps everything), so its screen and a typed line's echo stay current. A client that reads nothing
+ *   for `limits.drainTimeoutMs` is told so (`status`) and closed with 1013. Server shutdown: `status` `服务器正在关闭，连接即将断开。` and close 1001. Instance deleted:
  *   `status` and close 1000.
  * - With an access token configured, the client presents it in the URL (`?token=`), a header, or a first frame
  *   `{"type":"auth","token":"…"}`; otherwise `error` and close 1008.
  */
-import { Effect, Exit, Option, type Redacted, Result, Schema, Scope, Stream } from "effect"
+import { Effect, Exit, Latch, Option, type Redacted, Result, Schema, Scope, Stream } from "effect"
 import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { ComponentProcess, InstanceSupervisor, type OutputHistory } from "@maikit/core/launcher"
 import * as Connection from "./internal/connection.ts"
+import * as OutputBacklog from "./internal/outputBacklog.ts"
 import { describe } from "./internal/statusText.ts"
 
 const prefixes = ["/api/v1/ws/", "/ws/"] as const
@@ -48,9 +53,20 @@ export const ResizeFrame = Schema.Struct({
   rows: Schema.optional(Dimension)
 })
 export const AuthFrame = Schema.Struct({ type: Schema.Literal("auth"), token: Schema.String })
+/**
+ * MaiKit's, optional: flow control for a client that shows output more slowly than a process can print it (a
+ * browser terminal). `window` turns it on: the server then keeps at most that many characters of `output` sent
+ * and not yet reported `consumed` (characters of `output` data the client has shown since it connected,
+ * cumulative). Output that does not fit waits in the client's bounded backlog, where the oldest is skipped.
+ */
+export const FlowFrame = Schema.Struct({
+  type: Schema.Literal("flow"),
+  window: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1024, maximum: 64 * 1024 * 1024 }))),
+  consumed: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)))
+})
 
 /** What a client may send. */
-export const ClientFrame = Schema.Union([InputFrame, PingFrame, RequestHistoryFrame, ResizeFrame, AuthFrame])
+export const ClientFrame = Schema.Union([InputFrame, PingFrame, RequestHistoryFrame, ResizeFrame, AuthFrame, FlowFrame])
 export type ClientFrame = typeof ClientFrame.Type
 
 export const OutputFrame = Schema.Struct({ type: Schema.Literal("output"), data: Schema.String })
@@ -83,8 +99,13 @@ export interface Options {
   /** The server's access token, if it has one; the socket then needs it too. */
   readonly accessToken?: Option.Option<Redacted.Redacted<string>> | undefined
   readonly limits?: Partial<Connection.Limits> | undefined
-  /** Events a client may have queued before it is dropped. Default 256. */
+  /** Events a client's subscription may hold before it is dropped (only if the server itself falls behind). Default 256. */
   readonly capacity?: number | undefined
+  /**
+   * Output a client that reads more slowly than the process prints may have waiting, in characters, beyond what
+   * its socket holds (`limits.highWaterBytes`); older output is skipped, with a notice in the terminal. Default 256 Ki.
+   */
+  readonly backlogChars?: number | undefined
   /** Recent output replayed on connect, in characters. Default 256 Ki. */
   readonly replayChars?: number | undefined
   /** Most a `history_logs` frame carries (the newest part of the range), in characters. Default 1 Mi. */
@@ -92,6 +113,7 @@ export interface Options {
 }
 
 const frameChars = 64 * 1024
+const flowStallMs = 1_000
 const historyBurst = 3
 const encode = (frame: ServerFrame): string => JSON.stringify(frame)
 const errorFrame = (message: string) => encode({ type: "error", message })
@@ -102,40 +124,39 @@ const statusFrame = (message: string, status?: ComponentProcess.ComponentStatus)
       : { type: "status", message, component: status.name, state: status.state, pid: status.pid }
   )
 
-/** The same output event reaches every client of a component: encoded once, shared by all of them. */
-const outputFrames = new WeakMap<ComponentProcess.OutputEvent, string>()
+/** The same output event reaches every client of a component: encoded once, the same bytes sent to all. */
+const outputFrames = new WeakMap<ComponentProcess.OutputEvent, Connection.SharedText>()
 
-const outputFrame = (event: ComponentProcess.OutputEvent): string => {
+const outputFrame = (event: ComponentProcess.OutputEvent): Connection.SharedText => {
   let frame = outputFrames.get(event)
   if (frame === undefined) {
-    frame = encode({ type: "output", data: event.data })
+    frame = new Connection.SharedText(encode({ type: "output", data: event.data }))
     outputFrames.set(event, frame)
   }
   return frame
 }
 
+/** Said in the terminal itself where output was left out, so any client shows it (colours reset first). */
+export const skippedNotice = (chars: number): string =>
+  `\r\n\x1b[0m\x1b[33m[… 输出过快，已跳过 ${chars} 个字符；完整输出见日志或“完整历史” …]\x1b[0m\r\n`
+
 /**
- * A client that keeps up gets one frame per event, encoded once for every client; one that fell behind gets
- * what piled up as one `output` frame per run of output, so catching up costs fewer frames, not more.
+ * A client's frames for what it is sent next (one per event, output frames shared by every client), and the
+ * characters of output data they carry.
  */
-export const framesOf = (batch: ReadonlyArray<ComponentProcess.ComponentEvent>): Array<string> => {
-  const frames: Array<string> = []
-  let run: Array<ComponentProcess.OutputEvent> = []
-  const flush = () => {
-    if (run.length === 1 && run[0] !== undefined) frames.push(outputFrame(run[0]))
-    else if (run.length > 1) frames.push(encode({ type: "output", data: run.map((event) => event.data).join("") }))
-    run = []
-  }
-  for (const event of batch) {
+const framesOf = (taken: OutputBacklog.Taken) => {
+  const notice = taken.skippedChars > 0 ? skippedNotice(taken.skippedChars) : ""
+  const frames: Array<Connection.Outbound> = notice === "" ? [] : [encode({ type: "output", data: notice })]
+  let chars = notice.length
+  for (const event of taken.events) {
     if (event._tag === "Output") {
-      run.push(event)
-      continue
+      frames.push(outputFrame(event))
+      chars += event.data.length
+    } else {
+      frames.push(statusFrame(describe(event.status), event.status))
     }
-    flush()
-    frames.push(statusFrame(describe(event.status), event.status))
   }
-  flush()
-  return frames
+  return { frames, chars }
 }
 
 /** The last `limit` characters, not starting inside a surrogate pair. */
@@ -174,7 +195,7 @@ const newest = (records: ReadonlyArray<OutputHistory.OutputRecord>, limit: numbe
 const Envelope = Schema.fromJsonString(Schema.Struct({ type: Schema.String }))
 const decodeEnvelope = Schema.decodeUnknownOption(Envelope)
 const decodeFrame = Schema.decodeUnknownResult(Schema.fromJsonString(ClientFrame))
-const knownTypes = new Set(["input", "ping", "request_history", "resize", "auth"])
+const knownTypes = new Set(["input", "ping", "request_history", "resize", "auth", "flow"])
 
 /** A client frame, or the reason it is not one, worded for the client. */
 export const parseFrame = (text: string): Result.Result<ClientFrame, string> => {
@@ -211,6 +232,7 @@ export const mount = (options: Options = {}) => {
   const capacity = options.capacity ?? 256
   const replayChars = options.replayChars ?? 256 * 1024
   const historyChars = options.historyChars ?? 1024 * 1024
+  const backlogChars = Math.max(1, options.backlogChars ?? 256 * 1024)
   const goodbyes = new Set<Effect.Effect<void>>()
 
   const session = (
@@ -247,10 +269,17 @@ export const mount = (options: Options = {}) => {
       if (Result.isFailure(first)) return yield* refuse(attachFailure(instanceId)(first.failure))
       let current = first.success
 
-      const replay = (backlog: ReadonlyArray<OutputHistory.OutputRecord>) =>
-        connection.sendAll(chunks(tail(backlog.map((record) => record.data).join(""), replayChars)).map((data) =>
-          encode({ type: "output", data })
-        ))
+      // Flow control, once the client asks for it: output characters sent and reported shown, since connecting.
+      let flowWindow: number | undefined
+      let sentChars = 0
+      let consumedChars = 0
+      const consumed = Latch.makeUnsafe(false)
+
+      const replay = (backlog: ReadonlyArray<OutputHistory.OutputRecord>) => {
+        const data = tail(backlog.map((record) => record.data).join(""), replayChars)
+        sentChars += data.length
+        return connection.sendAll(chunks(data).map((chunk) => encode({ type: "output", data: chunk })))
+      }
       const waiting = current.terminal.status.state === "running" ? "" : " (等待启动命令)"
       yield* connection.send(statusFrame(`已连接到 ${type} 终端${waiting}`, current.terminal.status))
       yield* replay(current.terminal.backlog)
@@ -306,6 +335,12 @@ export const mount = (options: Options = {}) => {
             return current.terminal.resize(frame.cols ?? 80, frame.rows ?? 25)
           case "auth":
             return Effect.void
+          case "flow":
+            return Effect.sync(() => {
+              if (frame.window !== undefined) flowWindow = frame.window
+              if (frame.consumed !== undefined) consumedChars = Math.max(consumedChars, frame.consumed)
+              consumed.openUnsafe()
+            })
         }
       }
 
@@ -320,14 +355,52 @@ export const mount = (options: Options = {}) => {
         return Result.isSuccess(parsed) ? handle(parsed.success) : connection.send(errorFrame(parsed.failure))
       }))
 
+      /**
+       * Sends one attachment's events until its stream ends (true) or the client is dropped (false). A reader
+       * keeps the client's backlog current while the writer waits for the socket to drain, so a client that reads
+       * slowly is sent the newest output after a notice of what it missed, and only one that reads nothing for the
+       * drain timeout (or whose subscription overflowed) is dropped.
+       */
+      const deliver = (attachment: Attachment) =>
+        Effect.gen(function*() {
+          const backlog = new OutputBacklog.OutputBacklog(backlogChars)
+          const ready = Latch.makeUnsafe(false)
+          let ended: "no" | "ended" | "overflowed" = "no"
+          yield* Stream.runForEachArray(attachment.terminal.events, (batch) =>
+            Effect.sync(() => {
+              backlog.push(batch)
+              ready.openUnsafe()
+            })).pipe(
+              Effect.exit,
+              Effect.flatMap((exit) =>
+                Effect.sync(() => {
+                  ended = Exit.isFailure(exit) ? "overflowed" : "ended"
+                  ready.openUnsafe()
+                })
+              ),
+              Effect.forkIn(attachment.scope)
+            )
+          while (true) {
+            if (backlog.isEmpty) {
+              if (ended !== "no") return ended === "ended"
+              yield* ready.await
+              ready.closeUnsafe()
+            } else if (flowWindow !== undefined && sentChars - consumedChars >= flowWindow) {
+              // A report refused by the frame rate limit must not stall the terminal: after a second, go on.
+              const reported = yield* Effect.timeoutOption(consumed.await, flowStallMs)
+              consumed.closeUnsafe()
+              if (Option.isNone(reported)) consumedChars = sentChars
+            } else {
+              const { frames, chars } = framesOf(backlog.take())
+              sentChars += chars
+              if (!(yield* connection.sendAll(frames))) return false
+            }
+          }
+        })
+
       const outbound = Effect.gen(function*() {
         while (true) {
-          const delivered = yield* Effect.exit(Stream.runForEachArray(current.terminal.events, (batch) =>
-            Effect.flatMap(
-              connection.sendAll(framesOf(batch)),
-              (kept) => kept ? Effect.void : Effect.fail(new Connection.ClientTooSlow())
-            )))
-          if (Exit.isFailure(delivered)) {
+          if (!(yield* deliver(current))) {
             yield* connection.send(statusFrame("客户端读取过慢，连接已断开，请重新连接"))
             return yield* connection.close(Connection.close.tryAgainLater, "client too slow")
           }

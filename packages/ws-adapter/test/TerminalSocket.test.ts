@@ -176,6 +176,62 @@ describe("TerminalSocket", () => {
       yield* Effect.logInfo(`10 MB flood to one reading and one stalled client in ${elapsed} ms`)
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("a client that reads slowly gets the newest output after a notice of what it missed, and stays connected", () =>
+    Effect.gen(function*() {
+      const { base, registry, supervisor } = yield* serveSockets({
+        terminal: { backlogChars: 64 * 1024, limits: { highWaterBytes: 64 * 1024, drainTimeoutMs: 20_000 } }
+      })
+      const { id } = yield* registry.add(singleInstance("flood", command("flood.mjs", "10"), { restart_policy: "no" }))
+      const slow = yield* connectWs(`${base}/api/v1/ws/${id}_main`)
+      const binary: Array<boolean> = []
+      slow.socket.on("message", (_data: Buffer, isBinary: boolean) => binary.push(isBinary))
+      yield* slow.client.waitFor(hasMessage("status", "已连接"))
+      slow.socket.pause()
+      yield* Effect.ignore(supervisor.start(id))
+      yield* Effect.sleep(1_500)
+      slow.socket.resume()
+      yield* slow.client.waitFor(hasMessage("status", "main 已停止"), 30_000)
+      const output = slow.client.output()
+      assert.isUndefined(slow.client.close, "still connected")
+      assert.include(output, "已跳过")
+      assert.include(output, "FLOOD-END")
+      const notice = /已跳过 (\d+) 个字符/.exec(output)
+      assert.isAbove(Number(notice?.[1]), 1_000_000, "most of the 10 MB was skipped")
+      const afterNotice = output.slice(output.lastIndexOf("已跳过"))
+      assert.isBelow(afterNotice.length, 64 * 1024 + 260 * 1024, "then at most the backlog and one event")
+      assert.match(afterNotice, /\d{9} x{89}\r\nFLOOD-END/, "the newest output, in order up to the end")
+      const statuses = messages(slow.client.frames, "status")
+      assert.isTrue(statuses.some((message) => message.startsWith("main 运行中")), "no status is skipped")
+      assert.strictEqual(statuses.at(-1), "main 已停止（退出码 0）")
+      assert.isTrue(binary.every((isBinary) => !isBinary), "every frame is a text frame")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("flow control: a client that asks for it is sent at most its window beyond what it reported shown", () =>
+    Effect.gen(function*() {
+      const { base, registry, supervisor } = yield* serveSockets({ terminal: { backlogChars: 16 * 1024 } })
+      const { id } = yield* registry.add(singleInstance("flood", command("flood.mjs", "10"), { restart_policy: "no" }))
+      const client = yield* connect(`${base}/api/v1/ws/${id}_main`)
+      yield* client.waitFor(hasMessage("status", "已连接"))
+      client.send({ type: "flow", window: 100 })
+      yield* client.waitFor(hasMessage("error", "消息格式无效 (flow)"))
+      client.send({ type: "flow", window: 4096 })
+      yield* Effect.sleep(100)
+      yield* Effect.ignore(supervisor.start(id))
+      yield* client.waitFor(() => client.output().length > 0)
+      // Well within the second after which a server that hears nothing goes on anyway.
+      yield* Effect.sleep(300)
+      const unreported = client.output().length
+      assert.isAtMost(unreported, 4096 + 16 * 1024 + 256 * 1024, "the window, then at most one backlog and one event")
+      assert.notInclude(client.output(), "FLOOD-END")
+      const report = Effect.sync(() => client.send({ type: "flow", consumed: client.output().length }))
+      yield* Effect.repeat(Effect.andThen(report, Effect.sleep(20)), {
+        until: () => client.output().includes("FLOOD-END") || client.close !== undefined
+      }).pipe(Effect.timeout("30 seconds"))
+      assert.isUndefined(client.close)
+      assert.include(client.output(), "已跳过", "what did not fit was skipped, and said so")
+      assert.match(client.output(), /\d{9} x{89}\r\nFLOOD-END/)
+    }).pipe(Effect.scoped), 60_000)
+
   it.live("with a token: the URL or a first auth frame opens the terminal; anything else is closed with 1008", () =>
     Effect.gen(function*() {
       const token = Option.some(Redacted.make("s3cret"))

@@ -9,6 +9,8 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import { Array as Arr, Effect, Option, Redacted, Schema, type Scope } from "effect"
 import type { HttpServerError, HttpServerRequest } from "effect/http"
 import * as Socket from "effect/socket/Socket"
+import type * as Net from "node:net"
+import { WebSocket } from "ws"
 import { AccessToken } from "@maikit/core/platform"
 
 export interface Limits {
@@ -51,18 +53,50 @@ export type Inbound =
   | { readonly _tag: "Frame"; readonly text: string }
   | { readonly _tag: "Refused"; readonly message: string }
 
+/**
+ * A text frame many clients get (a terminal's output), encoded to UTF-8 once: each client is sent the same
+ * bytes as a text frame, where a string would be encoded again for every one of them.
+ */
+export class SharedText {
+  readonly text: string
+  readonly bytes: Buffer
+  constructor(text: string) {
+    this.text = text
+    this.bytes = Buffer.from(text, "utf8")
+  }
+}
+
+export type Outbound = string | SharedText
+
 export interface Connection {
   /** Sends at once, whatever is buffered: replies and status frames. */
   readonly send: (frame: string) => Effect.Effect<void>
   /** Sends a batch, then waits while the client has more than the high-water mark unread; false = dropped. */
-  readonly sendAll: (frames: ReadonlyArray<string>) => Effect.Effect<boolean>
+  readonly sendAll: (frames: ReadonlyArray<Outbound>) => Effect.Effect<boolean>
+  /** Whether `SharedText` frames go out as their shared bytes (else each is sent as its text). */
+  readonly sharesBytes: boolean
   /** The next inbound frame; fails when the client has gone. */
   readonly next: Effect.Effect<Inbound, Socket.SocketError>
   /** Sends a close frame; a client that does not complete the handshake promptly is cut off. */
   readonly close: (code: number, reason: string) => Effect.Effect<void>
 }
 
-const isText = (frame: string | Uint8Array): frame is string => typeof frame === "string"
+const isText = <A>(frame: string | A): frame is string => typeof frame === "string"
+
+/**
+ * The `ws` socket behind an upgraded connection. Effect's socket writer sends a `Uint8Array` as a binary frame,
+ * which a terminal's clients would not read; `ws` itself sends bytes as a text frame when asked, through the same
+ * sender as every other frame of the connection (so in order, compressed if negotiated, and nothing once closing).
+ * `ws` keeps itself on the Node socket under its `websocket` symbol.
+ */
+export const webSocketOf = (transport: Net.Socket): WebSocket | undefined => {
+  for (const key of Object.getOwnPropertySymbols(transport)) {
+    if (key.description !== "websocket") continue
+    const value: unknown = Reflect.get(transport, key)
+    if (value instanceof WebSocket) return value
+  }
+  return undefined
+}
 
 /** A close reason fits in 123 bytes of UTF-8, or the close frame is refused altogether. */
 export const closeReason = (reason: string): string => {
@@ -90,6 +124,7 @@ export const accept = (
     const reader = yield* socket.reader
     const writer = yield* socket.writer
     const transport = NodeHttpServerRequest.toIncomingMessage(request).socket
+    const webSocket = webSocketOf(transport)
     let pending: Array<string | Uint8Array> = []
     let tokens = limits.burst
     let refilledAt = Date.now()
@@ -119,15 +154,26 @@ export const accept = (
       transport.writableLength <= limits.highWaterBytes ? Effect.succeed(true) : waitForDrain
     )
 
+    const writeFrames = webSocket === undefined
+      ? (frames: Arr.NonEmptyReadonlyArray<Outbound>) =>
+        Effect.ignore(writer.writeAll(Arr.map(frames, (frame) => isText(frame) ? frame : frame.text)))
+      : (frames: Arr.NonEmptyReadonlyArray<Outbound>) =>
+        Effect.ignore(Effect.try(() => {
+          for (const frame of frames) {
+            if (isText(frame)) webSocket.send(frame)
+            else webSocket.send(frame.bytes, { binary: false })
+          }
+        }))
+
     // Corked, a batch leaves in one write system call instead of one per frame.
-    const writeBatch = (frames: Arr.NonEmptyReadonlyArray<string>) =>
+    const writeBatch = (frames: Arr.NonEmptyReadonlyArray<Outbound>) =>
       Effect.acquireUseRelease(
         Effect.sync(() => transport.cork()),
-        () => Effect.ignore(writer.writeAll(frames)),
+        () => writeFrames(frames),
         () => Effect.sync(() => transport.uncork())
       )
 
-    const sendAll = (frames: ReadonlyArray<string>) =>
+    const sendAll = (frames: ReadonlyArray<Outbound>) =>
       closing
         ? Effect.succeed(false)
         : Arr.isReadonlyArrayNonEmpty(frames)
@@ -166,7 +212,7 @@ export const accept = (
         transport.once("close", () => clearTimeout(timer))
       })
 
-    return { send, sendAll, next, close: closeWith }
+    return { send, sendAll, sharesBytes: webSocket !== undefined, next, close: closeWith }
   })
 
 /**
