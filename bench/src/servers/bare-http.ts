@@ -1,6 +1,7 @@
 /**
- * The baseline: bare `node:http` doing the same work by hand — a health JSON with the current time, and a
- * POST that reads the body (with the same 1 MiB limit), parses it, validates the four fields and echoes it.
+ * The baseline: bare `node:http` doing the same work by hand — the three families' health answers (the
+ * launcher's with the current time, the control plane's with a timestamp, the relay's constant), and a POST that
+ * reads the body (with the same 1 MiB limit), parses it, validates the four fields and echoes it.
  */
 import * as Http from "node:http"
 
@@ -23,6 +24,21 @@ const isValid = (value: unknown): boolean => {
 const server = Http.createServer((request, response) => {
   if (request.method === "GET" && request.url === "/api/v1/system/health") {
     send(response, 200, { status: "success", time: new Date().toISOString().replace("Z", "+00:00") })
+    return
+  }
+  if (request.method === "GET" && request.url === "/health") {
+    send(response, 200, {
+      status: "healthy",
+      timestamp: Date.now() / 1000,
+      version: "1.0.0",
+      services: { database: "healthy", api: "healthy" },
+      database: { backend: "sqlite", latency_ms: 0, error: null },
+      api_key_usage: { pending: 0, flush_interval_ms: 1000, flush_max_pending: 256 }
+    })
+    return
+  }
+  if (request.method === "GET" && request.url === "/api/health") {
+    send(response, 200, { code: 0, message: "ok" })
     return
   }
   if (request.method === "POST" && request.url === "/api/v1/bench/instances") {

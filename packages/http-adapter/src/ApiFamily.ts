@@ -76,11 +76,13 @@ export interface ApiFamily<R = never> {
 /**
  * A hot route's happy path, answered by a Node server straight from the request, without the application's
  * per-request work. The server hands it the parsed JSON body of a plain request (no `Origin`, the right
- * token, `application/json`, a known length within the limit); it returns the answer, or `undefined` to let
- * the family's own route answer, which every error and unusual request gets anyway.
+ * token, `application/json`, a known length within the limit), or `undefined` for a `GET` without a body; it
+ * returns the answer, or `undefined` to let the family's own route answer, which every error and unusual
+ * request gets anyway. The answer must be the one the family's route gives: side-by-side tests of a server
+ * with and without the lane keep the two honest.
  */
 export interface FastRoute {
-  readonly method: string
+  readonly method: "GET" | "POST"
   /** The exact request target: a query string or a trailing slash goes to the family's own route. */
   readonly path: string
   readonly answer: (body: unknown) => { readonly status: number; readonly json: string } | undefined
