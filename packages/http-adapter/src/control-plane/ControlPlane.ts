@@ -5,7 +5,7 @@
  * original's clients expect; a request that does not match its schema is a 422 whose body carries both the
  * envelope and FastAPI's `detail` list naming the field. The plugin routes keep the original's bare shapes.
  */
-import { Clock, Duration, Effect, Layer, type Result } from "effect"
+import { Clock, Duration, Effect, Exit, Layer, type Result, Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import * as Crypto from "node:crypto"
@@ -18,7 +18,7 @@ import {
 } from "@maikit/core/control-plane"
 import { MaikitVersion } from "@maikit/core/platform"
 import * as ApiFamily from "../ApiFamily.ts"
-import { ControlPlaneApi } from "./ControlPlaneApi.ts"
+import { ApiKeyInput, ControlPlaneApi, ValidateRequest } from "./ControlPlaneApi.ts"
 
 /** The original's API version, which its clients and `/health` report. */
 export const apiVersion = "1.0.0"
@@ -372,6 +372,14 @@ const unusable = (code: string) => (error: { readonly message: string }) =>
 
 const validated = (validation: ApiKeyAuth.Validation) => ok("API密钥验证成功", validation, validation.tenant_id)
 
+const parsedReply = (parsed: ApiKeyAuth.ParsedKey) => ok("API密钥解析成功", parsed, parsed.tenant_id)
+
+const validationRequest = (payload: typeof ValidateRequest.Type) => ({
+  apiKey: payload.api_key,
+  requiredPermission: payload.required_permission ?? undefined,
+  recordUsage: payload.check_rate_limit ?? true
+})
+
 // Built once: validate-api-key is the hot route, and a handler map per request is garbage per request.
 const validationFailures = {
   ApiKeyMalformed: reject("AUTH_001", "API密钥格式无效"),
@@ -400,15 +408,11 @@ export const AuthHandlers = ApiFamily.group(
     return handlers
       .handle("parseApiKey", ({ payload }) =>
         envelope(ApiKeyAuth.parse(payload.api_key).pipe(
-          Effect.map((parsed) => ok("API密钥解析成功", parsed, parsed.tenant_id)),
+          Effect.map(parsedReply),
           Effect.catchTag("ApiKeyMalformed", reject("AUTH_001", "API密钥格式无效"))
         )))
       .handle("validateApiKey", ({ payload }) =>
-        envelope(auth.validate({
-          apiKey: payload.api_key,
-          requiredPermission: payload.required_permission ?? undefined,
-          recordUsage: payload.check_rate_limit ?? true
-        }).pipe(Effect.map(validated), Effect.catchTags(validationFailures))))
+        envelope(auth.validate(validationRequest(payload)).pipe(Effect.map(validated), Effect.catchTags(validationFailures))))
       .handle("checkPermission", ({ payload }) =>
         envelope(auth.checkPermission(payload.api_key, payload.permission).pipe(
           Effect.map((check) => ok("权限检查完成", check, check.tenant_id)),
@@ -564,17 +568,31 @@ const healthAnswer = (
   return healthy ? { status: 200, body } : { status: 503, body: { ...body, detail: "服务不健康" } }
 }
 
+/** A successful reply in the envelope, as `envelope` answers it, for the fast routes. */
+const envelopeJson = (reply: Reply, started: bigint): ApiFamily.FastAnswer => ({
+  status: 200,
+  json: JSON.stringify(envelopeOf(reply, Date.now(), Number(process.hrtime.bigint() - started) / 1e9))
+})
+
 /**
- * `GET /health` as a fast route: monitors poll it, so Node servers answer it without the application's
- * per-request work while the shared probe is fresh and healthy. A stale probe (a new one must run) and an
- * unhealthy answer go to the endpoint.
+ * The hot routes as fast routes, so that Node servers answer their happy paths without the application's
+ * per-request work: `GET /health`, which monitors poll, while the shared probe is fresh and healthy (a stale
+ * probe, which must run again, and an unhealthy answer go to the endpoint); `POST /api/v2/auth/parse-api-key`
+ * and `POST /api/v2/auth/validate-api-key`, which MaiBot's clients call on every message. A body the endpoint's
+ * payload schema refuses, a malformed key and every failed validation go to the endpoint, which answers the
+ * error; a failed validation counts no use, so checking again there counts none either. A successful
+ * validation has counted its use, so the lane answers it, later if the check waited for the database.
  */
 const fastRoutes = Effect.gen(function*() {
   const store = yield* TenantStore.TenantStore
   const auth = yield* ApiKeyAuth.ApiKeyAuth
   const health = yield* healthProbeOf(store)
-  const run = Effect.runSyncWith(yield* Effect.context<never>())
-  const route: ApiFamily.FastRoute = {
+  const context = yield* Effect.context<never>()
+  const run = Effect.runSyncWith(context)
+  const fork = Effect.runForkWith(context)
+  const decodeParse = Schema.decodeUnknownExit(ApiKeyInput)
+  const decodeValidate = Schema.decodeUnknownExit(ValidateRequest)
+  const healthRoute: ApiFamily.FastRoute = {
     method: "GET",
     path: "/health",
     answer: () => {
@@ -585,7 +603,33 @@ const fastRoutes = Effect.gen(function*() {
       return { status: answer.status, json: JSON.stringify(answer.body) }
     }
   }
-  return [route]
+  const parseRoute: ApiFamily.FastRoute = {
+    method: "POST",
+    path: "/api/v2/auth/parse-api-key",
+    answer: (body) => {
+      const started = process.hrtime.bigint()
+      const payload = decodeParse(body)
+      if (Exit.isFailure(payload)) return undefined
+      const parsed = ApiKeyAuth.parseKey(payload.value.api_key)
+      return parsed === undefined ? undefined : envelopeJson(parsedReply(parsed), started)
+    }
+  }
+  const validateRoute: ApiFamily.FastRoute = {
+    method: "POST",
+    path: "/api/v2/auth/validate-api-key",
+    answer: (body) => {
+      const started = process.hrtime.bigint()
+      const payload = decodeValidate(body)
+      if (Exit.isFailure(payload)) return undefined
+      const answerOf = (exit: Exit.Exit<ApiKeyAuth.Validation, unknown>) =>
+        Exit.isSuccess(exit) ? envelopeJson(validated(exit.value), started) : undefined
+      const fiber = fork(auth.validate(validationRequest(payload.value)))
+      const exit = fiber.pollUnsafe()
+      if (exit !== undefined) return answerOf(exit)
+      return new Promise((resolve) => fiber.addObserver((later) => resolve(answerOf(later))))
+    }
+  }
+  return [healthRoute, parseRoute, validateRoute]
 })
 
 export const SystemHandlers = ApiFamily.group(

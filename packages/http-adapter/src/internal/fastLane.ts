@@ -1,5 +1,5 @@
 import * as Http from "node:http"
-import type { FastRoute } from "../ApiFamily.ts"
+import type { FastAnswer, FastRoute } from "../ApiFamily.ts"
 
 /** Answers a request from Node's request and response; false when it is not its to answer. */
 export type Lane = (request: Http.IncomingMessage, response: Http.ServerResponse) => boolean
@@ -48,7 +48,7 @@ const replay = (request: Http.IncomingMessage, body: Buffer): Http.IncomingMessa
  */
 export const make = (options: LaneOptions): Lane => {
   const routes = new Map(options.routes.map((route) => [`${route.method} ${route.path}`, route]))
-  const write = (response: Http.ServerResponse, answer: { readonly status: number; readonly json: string }) => {
+  const write = (response: Http.ServerResponse, answer: FastAnswer) => {
     response.writeHead(answer.status, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(answer.json),
@@ -72,7 +72,8 @@ export const make = (options: LaneOptions): Lane => {
     if (request.method === "GET") {
       if (headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined) return false
       const answer = route.answer(undefined)
-      if (answer === undefined) return false
+      // A `GET` is answered now or not at all.
+      if (answer === undefined || answer instanceof Promise) return false
       write(response, answer)
       return true
     }
@@ -87,14 +88,16 @@ export const make = (options: LaneOptions): Lane => {
     request.once("error", () => response.destroy())
     request.once("end", () => {
       const body = Buffer.concat(chunks)
+      const settle = (answer: FastAnswer | undefined) =>
+        answer === undefined ? options.fallback(replay(request, body), response) : write(response, answer)
       let answer: ReturnType<FastRoute["answer"]>
       try {
         answer = route.answer(JSON.parse(body.toString("utf8")))
       } catch {
         answer = undefined
       }
-      if (answer === undefined) return options.fallback(replay(request, body), response)
-      write(response, answer)
+      if (answer instanceof Promise) answer.then(settle, () => settle(undefined))
+      else settle(answer)
     })
     return true
   }
