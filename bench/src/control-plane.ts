@@ -4,8 +4,9 @@
  * 1. `POST /api/v2/auth/validate-api-key` over HTTP with MaiBot's body `{api_key, required_permission: "chat",
  *    check_rate_limit: true}`: MaiKit (key epoch read, usage counted, envelope) on SQLite, PostgreSQL and MariaDB
  *    versus bare `node:http` doing a SHA-256 and an in-memory map lookup. Servers in their own processes,
- *    alternating rounds; target ratio ≥ 0.3 on SQLite. Every server's `usage_count` must then equal the
- *    validations it answered with a 2xx: no use lost. And `POST /api/v2/auth/parse-api-key` on SQLite versus
+ *    alternating rounds; target ratio ≥ 0.3 on SQLite. Every server's `usage_count` must then be at least the
+ *    validations it answered with a 2xx (no use lost), and at most one per connection and run more (the
+ *    requests still in flight when a run ended). And `POST /api/v2/auth/parse-api-key` on SQLite versus
  *    the same parse by hand on bare `node:http`; target ≥ 0.5.
  * 2. `GET /api/v2/tenants` paging over 10k tenants (SQLite): p50/p99 latency of the first, middle and last page.
  * 3. In-process `ApiKeyAuth.validate` with 100k keys stored, on SQLite, PostgreSQL and MariaDB, versus the same
@@ -314,8 +315,12 @@ try {
   for (const { server, base, keyId } of candidates) {
     const check = await fetch(`${base}/api/v2/api-keys/${keyId}`).then((r) => r.json()) as { data: { usage_count: number } }
     usage.set(server.name, check.data.usage_count)
-    if (check.data.usage_count !== validated.get(server.name)) {
-      throw new Error(`${server.name} counted ${check.data.usage_count} uses of ${validated.get(server.name)} validations`)
+    // autocannon stops counting answers when a run ends, with up to one request per connection still in flight:
+    // those were validated, and counted, too.
+    const answered = validated.get(server.name) ?? 0
+    const inFlight = 50 * (rounds + 1)
+    if (check.data.usage_count < answered || check.data.usage_count > answered + inFlight) {
+      throw new Error(`${server.name} counted ${check.data.usage_count} uses of ${answered} validations answered (+ ≤ ${inFlight} in flight)`)
     }
   }
   for (const server of all) rss.set(server.name, server.rssMb())
@@ -363,7 +368,7 @@ const p99 = (results: ReadonlyArray<LoadResult>) => median(results.map((r) => r.
 const bareRuns = httpRuns.get("bare") ?? []
 printTable(
   `POST /api/v2/auth/validate-api-key {api_key, required_permission: "chat", check_rate_limit: true}: MaiKit vs bare node:http (SHA-256 + Map) (${rounds} alternating rounds of ${seconds} s, 50 connections, median)`,
-  ["server", "req/s", "p99 ms", "RSS MB", "uses counted / validations", "ratio to bare"],
+  ["server", "req/s", "p99 ms", "RSS MB", "uses counted / validations answered", "ratio to bare"],
   [
     ...candidates.map(({ backend, server }) => {
       const runs = httpRuns.get(server.name) ?? []
@@ -372,7 +377,7 @@ printTable(
         format(rps(runs)),
         format(p99(runs)),
         format(rss.get(server.name) ?? 0),
-        `${format(usage.get(server.name) ?? 0)} / ${format(validated.get(server.name) ?? 0)}`,
+        `${format(usage.get(server.name) ?? 0)} / ${format(validated.get(server.name) ?? 0)} (+ in flight)`,
         `${format(rps(runs) / rps(bareRuns), 2)}${backend === "SQLite" ? " (target ≥ 0.3)" : ""}`
       ]
     }),

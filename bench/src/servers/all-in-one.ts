@@ -2,7 +2,7 @@
  * The candidate as `maikit serve` runs it: every family, the WebSocket mounts, SQLite and the log file, on a
  * loopback port with its data in a temp dir. Prints `READY <port>` when listening.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Context, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"

@@ -3,7 +3,8 @@
  * (`{status, time}`, the same schema-encoded answer) with `HttpRouter.serve` on `NodeHttpServer`, without
  * MaiKit's middleware, logger off. Prints `READY <port>` when listening.
  */
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"

@@ -2,7 +2,7 @@
  * The candidate as `maikit light serve` runs it: the relay app (bus, configs on SQLite, MQTT and BLE links, log
  * file) on a loopback port, with its files in a temp dir. Prints `READY <port>` when listening.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Context, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
