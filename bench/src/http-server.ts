@@ -2,8 +2,9 @@
  * MaiKit's HTTP stack versus bare `node:http` doing the same work, each route against the baseline in the same
  * run: the trivial route of each family as its server runs it (`GET /api/v1/system/health` and the control
  * plane's `GET /health` on `maikit serve`'s all-in-one server, the relay's `GET /api/health` on
- * `maikit light serve`'s), the launcher's health on a bare Effect `HttpApi` (the reference between the two), and a
- * JSON POST that is decoded and validated. Servers alternate round by round; the ratio is candidate / baseline
+ * `maikit light serve`'s; Node servers answer these three on the fast lane), the launcher's health on a bare
+ * Effect `HttpApi` (the reference between the two), the control plane's `GET /info`, which has no fast route and
+ * takes the application's whole request path, and a JSON POST that is decoded and validated. Servers alternate round by round; the ratio is candidate / baseline
  * of the median req/s. Settings: BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3).
  */
 import * as Path from "node:path"
@@ -30,6 +31,8 @@ const routes: ReadonlyArray<Route> = [
   { name: "control plane GET /health (maikit serve)", server: "serve", path: "/health", method: "GET" },
   { name: "relay GET /api/health (maikit light serve)", server: "light", path: "/api/health", method: "GET" },
   { name: "bare Effect HttpApi GET /api/v1/system/health", server: "effect", path: "/api/v1/system/health", method: "GET" },
+  // No fast route: the application's whole request path (middleware, router, handler, encoding).
+  { name: "control plane GET /info (maikit serve, no fast route)", server: "serve", path: "/info", method: "GET" },
   { name: "POST JSON, decode + validate (launcher family)", server: "maikit", path: "/api/v1/bench/instances", method: "POST", body: instanceBody }
 ]
 

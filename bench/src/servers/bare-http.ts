@@ -1,6 +1,7 @@
 /**
  * The baseline: bare `node:http` doing the same work by hand — the three families' health answers (the
- * launcher's with the current time, the control plane's with a timestamp, the relay's constant), and a POST that
+ * launcher's with the current time, the control plane's with a timestamp, the relay's constant), the control
+ * plane's `/info`, and a POST that
  * reads the body (with the same 1 MiB limit), parses it, validates the four fields and echoes it.
  */
 import * as Http from "node:http"
@@ -34,6 +35,17 @@ const server = Http.createServer((request, response) => {
       services: { database: "healthy", api: "healthy" },
       database: { backend: "sqlite", latency_ms: 0, error: null },
       api_key_usage: { pending: 0, flush_interval_ms: 1000, flush_max_pending: 256 }
+    })
+    return
+  }
+  if (request.method === "GET" && request.url === "/info") {
+    send(response, 200, {
+      name: "MaiMBot API",
+      description: "MaiMBot 多租户控制平面（租户、Agent、API 密钥、活跃状态、插件配置）",
+      version: "1.0.0",
+      architecture: { isolation_levels: ["tenant", "agent", "platform"], auth_mode: "internal_service", database: "sqlite" },
+      supported_features: ["多租户隔离", "Agent 配置管理", "API 密钥认证（SHA-256 存储）", "Agent 活跃状态 TTL", "插件配置"],
+      server: "MaiKit 0.1.0"
     })
     return
   }
