@@ -17,6 +17,7 @@ declare module "autocannon" {
     readonly latency: Histogram
     readonly non2xx: number
     readonly errors: number
+    readonly "2xx": number
   }
   function autocannon(options: Options): Promise<Result>
   export default autocannon

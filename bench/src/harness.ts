@@ -60,6 +60,8 @@ export interface LoadResult {
   readonly p99: number
   readonly non2xx: number
   readonly errors: number
+  /** Requests answered with a 2xx. */
+  readonly ok: number
 }
 
 export interface LoadOptions {
@@ -85,7 +87,8 @@ export const load = async (options: LoadOptions): Promise<LoadResult> => {
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
-    errors: result.errors
+    errors: result.errors,
+    ok: result["2xx"]
   }
 }
 

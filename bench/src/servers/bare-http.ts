@@ -1,6 +1,8 @@
 /**
- * The baseline: bare `node:http` doing the same work by hand — a health JSON with the current time, and a
- * POST that reads the body (with the same 1 MiB limit), parses it, validates the four fields and echoes it.
+ * The baseline: bare `node:http` doing the same work by hand — the three families' health answers (the
+ * launcher's with the current time, the control plane's with a timestamp, the relay's constant), the control
+ * plane's `/info`, and a POST that
+ * reads the body (with the same 1 MiB limit), parses it, validates the four fields and echoes it.
  */
 import * as Http from "node:http"
 
@@ -23,6 +25,32 @@ const isValid = (value: unknown): boolean => {
 const server = Http.createServer((request, response) => {
   if (request.method === "GET" && request.url === "/api/v1/system/health") {
     send(response, 200, { status: "success", time: new Date().toISOString().replace("Z", "+00:00") })
+    return
+  }
+  if (request.method === "GET" && request.url === "/health") {
+    send(response, 200, {
+      status: "healthy",
+      timestamp: Date.now() / 1000,
+      version: "1.0.0",
+      services: { database: "healthy", api: "healthy" },
+      database: { backend: "sqlite", latency_ms: 0, error: null },
+      api_key_usage: { pending: 0, flush_interval_ms: 1000, flush_max_pending: 256 }
+    })
+    return
+  }
+  if (request.method === "GET" && request.url === "/info") {
+    send(response, 200, {
+      name: "MaiMBot API",
+      description: "MaiMBot 多租户控制平面（租户、Agent、API 密钥、活跃状态、插件配置）",
+      version: "1.0.0",
+      architecture: { isolation_levels: ["tenant", "agent", "platform"], auth_mode: "internal_service", database: "sqlite" },
+      supported_features: ["多租户隔离", "Agent 配置管理", "API 密钥认证（SHA-256 存储）", "Agent 活跃状态 TTL", "插件配置"],
+      server: "MaiKit 0.1.0"
+    })
+    return
+  }
+  if (request.method === "GET" && request.url === "/api/health") {
+    send(response, 200, { code: 0, message: "ok" })
     return
   }
   if (request.method === "POST" && request.url === "/api/v1/bench/instances") {

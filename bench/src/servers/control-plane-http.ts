@@ -3,7 +3,7 @@
  * MySQL/MariaDB database in `DATABASE_URL`, or else on a SQLite file in a temp dir, with `SEED_TENANTS` tenants
  * created before it listens. Prints `READY <port>` when listening.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Context, Effect, Layer, Option, Redacted, References } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"

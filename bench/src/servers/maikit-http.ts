@@ -2,7 +2,7 @@
  * The candidate: MaiKit's HTTP stack (launcher family + a JSON POST family, CORS, error shaping, body limit)
  * on a loopback port. Prints `READY <port>` when listening.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Context, Effect, Layer, Option } from "effect"
 import { HttpServer } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"

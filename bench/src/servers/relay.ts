@@ -4,7 +4,7 @@
  * `BROKER_URL` set, an MQTT config publishes every aggregate change there. Prints `READY <port>` when
  * listening (and, with a broker, connected).
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Context, Effect, Layer, Option } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
@@ -12,7 +12,8 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Database } from "@maikit/core/platform"
 import { BleLink, BleTransport, MqttLink, RelayConfigStore, StatusBus } from "@maikit/core/relay"
-import { MaikitServer, StatusRelay } from "@maikit/http-adapter"
+import { StatusRelay } from "@maikit/http-adapter/relay"
+import { MaikitServer } from "@maikit/http-adapter/server"
 
 const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-bench-relay-"))
 process.once("exit", () => Fs.rmSync(directory, { recursive: true, force: true }))

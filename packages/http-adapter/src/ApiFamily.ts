@@ -73,17 +73,26 @@ export interface ApiFamily<R = never> {
   readonly openReads?: boolean | undefined
 }
 
+/** A fast route's answer: a status and its JSON body. */
+export interface FastAnswer {
+  readonly status: number
+  readonly json: string
+}
+
 /**
  * A hot route's happy path, answered by a Node server straight from the request, without the application's
  * per-request work. The server hands it the parsed JSON body of a plain request (no `Origin`, the right
- * token, `application/json`, a known length within the limit); it returns the answer, or `undefined` to let
- * the family's own route answer, which every error and unusual request gets anyway.
+ * token, `application/json`, a known length within the limit), or `undefined` for a `GET` without a body; it
+ * returns the answer, or `undefined` to let the family's own route answer, which every error and unusual
+ * request gets anyway. A `POST` route may answer later (a promise), for work that sometimes waits (a database
+ * read); it may decline then too, if what it did can be done again. The answer must be the one the family's
+ * route gives: side-by-side tests of a server with and without the lane keep the two honest.
  */
 export interface FastRoute {
-  readonly method: string
+  readonly method: "GET" | "POST"
   /** The exact request target: a query string or a trailing slash goes to the family's own route. */
   readonly path: string
-  readonly answer: (body: unknown) => { readonly status: number; readonly json: string } | undefined
+  readonly answer: (body: unknown) => FastAnswer | undefined | Promise<FastAnswer | undefined>
 }
 
 /** The services a set of families needs from the host, beyond what the server provides. */

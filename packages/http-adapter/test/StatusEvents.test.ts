@@ -135,3 +135,28 @@ describe("StatusEvents fan-out", () => {
       for (const member of crowd) assert.deepStrictEqual(seqs(member.received()), expectedCrowd)
     }).pipe(hub({})))
 })
+
+describe("StatusEvents resume", () => {
+  it.live("keeps no frames before the first client, and replays what a client missed once one has connected", () =>
+    Effect.gen(function*() {
+      const events = yield* StatusEvents
+      // Published before anyone connected: nobody can hold an id to resume from, so nothing is replayed.
+      yield* publish(5)
+      const first = client(true)
+      assert.isTrue(yield* events.attach(first.sink))
+      const id = /id: (\S+)/.exec(first.received())?.[1] ?? ""
+      assert.match(id, /-5$/)
+      assert.deepStrictEqual(seqs(first.received()), [])
+      first.stream.destroy()
+      yield* eventually("the first client to leave", Effect.map(events.clients, (count) => count === 0))
+      yield* publish(3)
+      const again = client(true)
+      assert.isTrue(yield* events.attach(again.sink, { lastEventId: id }))
+      assert.deepStrictEqual(seqs(again.received()), [6, 7, 8])
+      // An id of a frame this process never kept gets the snapshot instead.
+      const stale = client(true)
+      assert.isTrue(yield* events.attach(stale.sink, { lastEventId: id.replace(/-5$/, "-2") }))
+      assert.deepStrictEqual(seqs(stale.received()), [])
+      assert.match(stale.received(), /id: \S+-8\nevent: connected/)
+    }).pipe(hub({})))
+})

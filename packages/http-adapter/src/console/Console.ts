@@ -6,7 +6,7 @@
  * server serves) and `POST`/`DELETE /api/console/session` (sign-in and sign-out; the cookie's rules are core's `AccessToken`).
  * `MaikitServer` mounts it with the `console` option; these paths need no token (the sign-in page has to load).
  */
-import { NodeHttpServerRequest } from "@effect/platform-node"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Effect, FileSystem, Layer, Option, Path, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApi } from "effect/http-api"

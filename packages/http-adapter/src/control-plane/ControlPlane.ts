@@ -5,7 +5,7 @@
  * original's clients expect; a request that does not match its schema is a 422 whose body carries both the
  * envelope and FastAPI's `detail` list naming the field. The plugin routes keep the original's bare shapes.
  */
-import { Clock, Duration, Effect, Layer } from "effect"
+import { Clock, Duration, Effect, Exit, Layer, type Result, Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import * as Crypto from "node:crypto"
@@ -18,7 +18,7 @@ import {
 } from "@maikit/core/control-plane"
 import { MaikitVersion } from "@maikit/core/platform"
 import * as ApiFamily from "../ApiFamily.ts"
-import { ControlPlaneApi } from "./ControlPlaneApi.ts"
+import { ApiKeyInput, ControlPlaneApi, ValidateRequest } from "./ControlPlaneApi.ts"
 
 /** The original's API version, which its clients and `/health` report. */
 export const apiVersion = "1.0.0"
@@ -372,6 +372,14 @@ const unusable = (code: string) => (error: { readonly message: string }) =>
 
 const validated = (validation: ApiKeyAuth.Validation) => ok("API密钥验证成功", validation, validation.tenant_id)
 
+const parsedReply = (parsed: ApiKeyAuth.ParsedKey) => ok("API密钥解析成功", parsed, parsed.tenant_id)
+
+const validationRequest = (payload: typeof ValidateRequest.Type) => ({
+  apiKey: payload.api_key,
+  requiredPermission: payload.required_permission ?? undefined,
+  recordUsage: payload.check_rate_limit ?? true
+})
+
 // Built once: validate-api-key is the hot route, and a handler map per request is garbage per request.
 const validationFailures = {
   ApiKeyMalformed: reject("AUTH_001", "API密钥格式无效"),
@@ -400,15 +408,11 @@ export const AuthHandlers = ApiFamily.group(
     return handlers
       .handle("parseApiKey", ({ payload }) =>
         envelope(ApiKeyAuth.parse(payload.api_key).pipe(
-          Effect.map((parsed) => ok("API密钥解析成功", parsed, parsed.tenant_id)),
+          Effect.map(parsedReply),
           Effect.catchTag("ApiKeyMalformed", reject("AUTH_001", "API密钥格式无效"))
         )))
       .handle("validateApiKey", ({ payload }) =>
-        envelope(auth.validate({
-          apiKey: payload.api_key,
-          requiredPermission: payload.required_permission ?? undefined,
-          recordUsage: payload.check_rate_limit ?? true
-        }).pipe(Effect.map(validated), Effect.catchTags(validationFailures))))
+        envelope(auth.validate(validationRequest(payload)).pipe(Effect.map(validated), Effect.catchTags(validationFailures))))
       .handle("checkPermission", ({ payload }) =>
         envelope(auth.checkPermission(payload.api_key, payload.permission).pipe(
           Effect.map((check) => ok("权限检查完成", check, check.tenant_id)),
@@ -493,6 +497,141 @@ export const probeTtl = Duration.seconds(1)
 
 const features = ["多租户隔离", "Agent 配置管理", "API 密钥认证（SHA-256 存储）", "Agent 活跃状态 TTL", "插件配置"]
 
+interface Probed {
+  readonly outcome: Result.Result<void, { readonly message: string }>
+  readonly latencyMs: number
+  /** When the probe finished, in epoch milliseconds. */
+  readonly at: number
+}
+
+interface HealthProbe {
+  /** The last probe while it is younger than `probeTtl`, else a new one; requests during a probe share it. */
+  readonly probe: Effect.Effect<Probed>
+  /** The last probe if it is younger than `probeTtl` at `now`, for the fast route, which cannot wait for one. */
+  readonly fresh: (now: number) => Probed | undefined
+}
+
+/**
+ * One probe per store, shared by the `/health` endpoint and its fast route, so that the two give the same
+ * answer and the database sees one probe a second whichever answers. Keyed by the store the family's layers
+ * are built with; a host that builds the family twice on one store shares it too.
+ */
+const healthProbes = new WeakMap<TenantStore.TenantStore["Service"], HealthProbe>()
+
+const healthProbeOf = Effect.fnUntraced(function*(store: TenantStore.TenantStore["Service"]) {
+  const known = healthProbes.get(store)
+  if (known !== undefined) return known
+  let last: Probed | undefined
+  // Monitors and load balancers poll `/health`; one probe a second answers them all.
+  const probe = yield* Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const outcome = yield* store.probe.pipe(Effect.timeout("3 seconds"), Effect.result)
+    const at = yield* Clock.currentTimeMillis
+    const probed: Probed = { outcome, latencyMs: at - started, at }
+    last = probed
+    return probed
+  }).pipe(Effect.cachedWithTTL(probeTtl))
+  const ttl = Duration.toMillis(probeTtl)
+  const made: HealthProbe = {
+    probe,
+    fresh: (now) => last !== undefined && now - last.at < ttl ? last : undefined
+  }
+  healthProbes.set(store, made)
+  return made
+})
+
+/** `/health`'s answer: 200 when the last probe reached the database, else 503 with `detail`. */
+const healthAnswer = (
+  store: TenantStore.TenantStore["Service"],
+  probed: Probed,
+  pendingUses: number,
+  usageFlush: ApiKeyAuth.ApiKeyAuth["Service"]["usageFlush"],
+  now: number
+) => {
+  const healthy = probed.outcome._tag === "Success"
+  const body = {
+    status: healthy ? "healthy" : "unhealthy",
+    timestamp: now / 1000,
+    version: apiVersion,
+    services: { database: healthy ? "healthy" : "unhealthy", api: "healthy" },
+    database: {
+      backend: store.backend,
+      latency_ms: healthy ? probed.latencyMs : null,
+      error: probed.outcome._tag === "Failure" ? probed.outcome.failure.message : null
+    },
+    api_key_usage: {
+      pending: pendingUses,
+      flush_interval_ms: usageFlush.intervalMs,
+      flush_max_pending: usageFlush.maxPending
+    }
+  }
+  return healthy ? { status: 200, body } : { status: 503, body: { ...body, detail: "服务不健康" } }
+}
+
+/** A successful reply in the envelope, as `envelope` answers it, for the fast routes. */
+const envelopeJson = (reply: Reply, started: bigint): ApiFamily.FastAnswer => ({
+  status: 200,
+  json: JSON.stringify(envelopeOf(reply, Date.now(), Number(process.hrtime.bigint() - started) / 1e9))
+})
+
+/**
+ * The hot routes as fast routes, so that Node servers answer their happy paths without the application's
+ * per-request work: `GET /health`, which monitors poll, while the shared probe is fresh and healthy (a stale
+ * probe, which must run again, and an unhealthy answer go to the endpoint); `POST /api/v2/auth/parse-api-key`
+ * and `POST /api/v2/auth/validate-api-key`, which MaiBot's clients call on every message. A body the endpoint's
+ * payload schema refuses, a malformed key and every failed validation go to the endpoint, which answers the
+ * error; a failed validation counts no use, so checking again there counts none either. A successful
+ * validation has counted its use, so the lane answers it, later if the check waited for the database.
+ */
+const fastRoutes = Effect.gen(function*() {
+  const store = yield* TenantStore.TenantStore
+  const auth = yield* ApiKeyAuth.ApiKeyAuth
+  const health = yield* healthProbeOf(store)
+  const context = yield* Effect.context<never>()
+  const run = Effect.runSyncWith(context)
+  const fork = Effect.runForkWith(context)
+  const decodeParse = Schema.decodeUnknownExit(ApiKeyInput)
+  const decodeValidate = Schema.decodeUnknownExit(ValidateRequest)
+  const healthRoute: ApiFamily.FastRoute = {
+    method: "GET",
+    path: "/health",
+    answer: () => {
+      const now = Date.now()
+      const probed = health.fresh(now)
+      if (probed === undefined || probed.outcome._tag === "Failure") return undefined
+      const answer = healthAnswer(store, probed, run(auth.pendingUsage), auth.usageFlush, now)
+      return { status: answer.status, json: JSON.stringify(answer.body) }
+    }
+  }
+  const parseRoute: ApiFamily.FastRoute = {
+    method: "POST",
+    path: "/api/v2/auth/parse-api-key",
+    answer: (body) => {
+      const started = process.hrtime.bigint()
+      const payload = decodeParse(body)
+      if (Exit.isFailure(payload)) return undefined
+      const parsed = ApiKeyAuth.parseKey(payload.value.api_key)
+      return parsed === undefined ? undefined : envelopeJson(parsedReply(parsed), started)
+    }
+  }
+  const validateRoute: ApiFamily.FastRoute = {
+    method: "POST",
+    path: "/api/v2/auth/validate-api-key",
+    answer: (body) => {
+      const started = process.hrtime.bigint()
+      const payload = decodeValidate(body)
+      if (Exit.isFailure(payload)) return undefined
+      const answerOf = (exit: Exit.Exit<ApiKeyAuth.Validation, unknown>) =>
+        Exit.isSuccess(exit) ? envelopeJson(validated(exit.value), started) : undefined
+      const fiber = fork(auth.validate(validationRequest(payload.value)))
+      const exit = fiber.pollUnsafe()
+      if (exit !== undefined) return answerOf(exit)
+      return new Promise((resolve) => fiber.addObserver((later) => resolve(answerOf(later))))
+    }
+  }
+  return [healthRoute, parseRoute, validateRoute]
+})
+
 export const SystemHandlers = ApiFamily.group(
   ControlPlaneApi,
   "controlPlaneSystem",
@@ -500,13 +639,7 @@ export const SystemHandlers = ApiFamily.group(
     const store = yield* TenantStore.TenantStore
     const catalog = yield* SystemCatalog.SystemCatalog
     const auth = yield* ApiKeyAuth.ApiKeyAuth
-    // Monitors and load balancers poll `/health`; one probe a second answers them all, and requests that arrive
-    // while a probe runs share it.
-    const probe = yield* Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      const outcome = yield* store.probe.pipe(Effect.timeout("3 seconds"), Effect.result)
-      return { outcome, latencyMs: (yield* Clock.currentTimeMillis) - started }
-    }).pipe(Effect.cachedWithTTL(probeTtl))
+    const health = yield* healthProbeOf(store)
     return handlers
       .handle("systemModels", () =>
         envelope(Effect.map(catalog.models, (models) =>
@@ -522,29 +655,10 @@ export const SystemHandlers = ApiFamily.group(
         )))
       .handle("health", () =>
         Effect.gen(function*() {
-          const { outcome, latencyMs } = yield* probe
-          const finished = yield* Clock.currentTimeMillis
-          const pendingUses = yield* auth.pendingUsage
-          const healthy = outcome._tag === "Success"
-          const body = {
-            status: healthy ? "healthy" : "unhealthy",
-            timestamp: finished / 1000,
-            version: apiVersion,
-            services: { database: healthy ? "healthy" : "unhealthy", api: "healthy" },
-            database: {
-              backend: store.backend,
-              latency_ms: healthy ? latencyMs : null,
-              error: outcome._tag === "Failure" ? outcome.failure.message : null
-            },
-            api_key_usage: {
-              pending: pendingUses,
-              flush_interval_ms: auth.usageFlush.intervalMs,
-              flush_max_pending: auth.usageFlush.maxPending
-            }
-          }
-          return healthy
-            ? HttpServerResponse.jsonUnsafe(body)
-            : HttpServerResponse.jsonUnsafe({ ...body, detail: "服务不健康" }, { status: 503 })
+          const probed = yield* health.probe
+          const now = yield* Clock.currentTimeMillis
+          const answer = healthAnswer(store, probed, yield* auth.pendingUsage, auth.usageFlush, now)
+          return HttpServerResponse.jsonUnsafe(answer.body, { status: answer.status })
         }))
       .handle("info", () =>
         Effect.succeed({
@@ -600,5 +714,6 @@ export const family: ApiFamily.ApiFamily<Requirements> = ApiFamily.make({
   ),
   owns: (path) => exact.has(path) || prefixes.some((prefix) => path.startsWith(prefix)),
   errors,
-  root: Effect.sync(() => HttpServerResponse.jsonUnsafe(rootBody))
+  root: Effect.sync(() => HttpServerResponse.jsonUnsafe(rootBody)),
+  fastRoutes
 })

@@ -1,5 +1,5 @@
 import * as Http from "node:http"
-import type { FastRoute } from "../ApiFamily.ts"
+import type { FastAnswer, FastRoute } from "../ApiFamily.ts"
 
 /** Answers a request from Node's request and response; false when it is not its to answer. */
 export type Lane = (request: Http.IncomingMessage, response: Http.ServerResponse) => boolean
@@ -39,25 +39,47 @@ const replay = (request: Http.IncomingMessage, body: Buffer): Http.IncomingMessa
 }
 
 /**
- * The happy path of a few hot routes, straight from Node's request: a JSON body of known length is read,
- * parsed and handed to the route, whose answer is written at once. Everything unusual (an `Origin` to
- * answer for CORS, a `Host` the server does not answer for, a missing or wrong token, another content type, a chunked or oversize body, malformed
- * JSON, a body the route's schema refuses) goes to the application, so every error keeps its one shape.
+ * The happy path of a few hot routes, straight from Node's request: a `GET` without a body is answered at once;
+ * otherwise a JSON body of known length is read, parsed and handed to the route, whose answer is written at
+ * once. Everything unusual (an `Origin` to answer for CORS, a browser's cross-site request without one, a
+ * `Host` the server does not answer for, a missing or wrong token, another content type, a chunked or oversize
+ * body, malformed JSON, a body the route's schema refuses) goes to the application, so every error keeps its
+ * one shape.
  */
 export const make = (options: LaneOptions): Lane => {
   const routes = new Map(options.routes.map((route) => [`${route.method} ${route.path}`, route]))
+  const write = (response: Http.ServerResponse, answer: FastAnswer) => {
+    response.writeHead(answer.status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(answer.json),
+      ...options.headers
+    })
+    response.end(answer.json)
+  }
   return (request, response) => {
     const route = routes.get(`${request.method} ${request.url}`)
     if (route === undefined) return false
     const headers = request.headers
+    // The application refuses a browser's cross-site request that does not say its origin, unless it only
+    // reads an open route: such requests are its to judge.
+    const site = headers["sec-fetch-site"]
+    if (
+      headers.origin !== undefined || headers.expect !== undefined || site === "cross-site" || site === "same-site" ||
+      !options.hostAllowed(headers.host) || !options.authorized(request)
+    ) {
+      return false
+    }
+    if (request.method === "GET") {
+      if (headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined) return false
+      const answer = route.answer(undefined)
+      // A `GET` is answered now or not at all.
+      if (answer === undefined || answer instanceof Promise) return false
+      write(response, answer)
+      return true
+    }
     const contentType = headers["content-type"]
     const length = Number(headers["content-length"])
-    if (
-      headers.origin !== undefined || headers.expect !== undefined ||
-      (contentType !== undefined && contentType !== "application/json") ||
-      !(length > 0 && length <= options.maxBodyBytes) || !options.hostAllowed(headers.host) ||
-      !options.authorized(request)
-    ) {
+    if ((contentType !== undefined && contentType !== "application/json") || !(length > 0 && length <= options.maxBodyBytes)) {
       return false
     }
     const chunks: Array<Buffer> = []
@@ -66,19 +88,16 @@ export const make = (options: LaneOptions): Lane => {
     request.once("error", () => response.destroy())
     request.once("end", () => {
       const body = Buffer.concat(chunks)
+      const settle = (answer: FastAnswer | undefined) =>
+        answer === undefined ? options.fallback(replay(request, body), response) : write(response, answer)
       let answer: ReturnType<FastRoute["answer"]>
       try {
         answer = route.answer(JSON.parse(body.toString("utf8")))
       } catch {
         answer = undefined
       }
-      if (answer === undefined) return options.fallback(replay(request, body), response)
-      response.writeHead(answer.status, {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(answer.json),
-        ...options.headers
-      })
-      response.end(answer.json)
+      if (answer instanceof Promise) answer.then(settle, () => settle(undefined))
+      else settle(answer)
     })
     return true
   }

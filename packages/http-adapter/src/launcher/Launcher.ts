@@ -33,7 +33,18 @@ export const errors: ApiFamily.ErrorShape = {
 }
 
 /** Python's `datetime.now(timezone.utc).isoformat()`: explicit `+00:00`, not `Z`. */
-const utcIsoNow = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString().replace("Z", "+00:00"))
+const utcIso = (millis: number) => new Date(millis).toISOString().replace("Z", "+00:00")
+const utcIsoNow = Effect.map(Clock.currentTimeMillis, utcIso)
+
+/**
+ * The health routes as fast routes: monitors and the launcher's shell poll them, so Node servers answer them
+ * without the application's per-request work, with the body the endpoint's `HealthResponse` encodes to.
+ */
+const healthAnswer = () => ({ status: 200, json: JSON.stringify({ status: "success", time: utcIso(Date.now()) }) })
+const fastRoutes = Effect.succeed<ReadonlyArray<ApiFamily.FastRoute>>([
+  { method: "GET", path: "/api/v1/system/health", answer: healthAnswer },
+  { method: "GET", path: "/api/v1/health", answer: healthAnswer }
+])
 
 const round2 = (value: number) => Math.round(value * 100) / 100
 const MiB = 1024 * 1024
@@ -117,7 +128,8 @@ export const family: ApiFamily.ApiFamily<Requirements> = ApiFamily.make({
   api: LauncherApi,
   routes: HttpApiBuilder.layer(LauncherApi).pipe(Layer.provide(SystemHandlers)),
   owns: (path) => launcherPrefixes.some((prefix) => path === prefix || path.startsWith(prefix)),
-  errors
+  errors,
+  fastRoutes
 })
 
 const serviceLabels: Readonly<Record<string, string>> = {

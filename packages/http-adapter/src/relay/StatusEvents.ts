@@ -9,7 +9,10 @@
  * update (`{code, timestamp}` of the aggregate, plus `seq`, `reason`, the session concerned and the number of
  * live sessions), each with an id `<boot>-<seq>`, and a `: keep-alive` comment every 15 s. A client that
  * reconnects with `Last-Event-ID` from this process gets the frames it missed from a bounded ring (or, when
- * they are gone, the snapshot); an id from an earlier process gets the snapshot.
+ * they are gone, the snapshot); an id from an earlier process gets the snapshot. The ring records from the
+ * first connection on: before it nobody holds an id of this process, and a relay that no client has followed
+ * (hooks posting to MQTT lights) keeps no updates — under load, a full ring of updates that each outlive a
+ * few young-generation collections is what made the old generation, and the RSS, grow.
  *
  * A slow client never blocks the others: once more than `maxBufferedBytes` wait in its socket buffer it is
  * coalesced — it gets no more frames until the buffer drains, and then only the latest status — and a client
@@ -99,6 +102,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const ring: Array<Frame> = []
   let ringStart = 0
   let lastSeq = 0
+  /** Whether a client has connected since the start: only then may one resume, and frames are kept. */
+  let recording = false
 
   const remember = (frame: Frame) => {
     if (ring.length - ringStart < replayCapacity) {
@@ -182,7 +187,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   }
 
   const record = (update: StatusEvent.StatusUpdate) => {
-    remember({ seq: update.seq, update, text: undefined })
+    if (recording) remember({ seq: update.seq, update, text: undefined })
     lastSeq = update.seq
     if (clients.size === 0) {
       lastWritten = lastSeq
@@ -226,6 +231,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     Effect.flatMap(bus.current, (snapshot) =>
       Effect.sync(() => {
         if (clients.size >= maxClients) return false
+        recording = true
         sink.writeHead(200, {
           "content-type": "text/event-stream; charset=utf-8",
           "cache-control": "no-cache, no-transform",

@@ -160,9 +160,10 @@ const accepted = HttpServerResponse.jsonUnsafe(ok)
 const acceptedJson = JSON.stringify(ok)
 
 /**
- * `POST /api/event` as a fast route: hooks post an event on every step of an AI tool, so Node servers
- * answer its happy path without the application's per-request work. The body is decoded by the endpoint's
- * payload schema (`EventInput`); one it refuses goes to the endpoint, which answers the error.
+ * `POST /api/event` and `GET /api/health` as fast routes: hooks post an event on every step of an AI tool and
+ * monitors poll the health, so Node servers answer their happy paths without the application's per-request
+ * work. The body is decoded by the endpoint's payload schema (`EventInput`); one it refuses goes to the
+ * endpoint, which answers the error.
  */
 const fastRoutes = Effect.gen(function*() {
   const bus = yield* StatusBus.StatusBus
@@ -178,7 +179,9 @@ const fastRoutes = Effect.gen(function*() {
       return { status: 200, json: acceptedJson }
     }
   }
-  return [route]
+  // Monitors poll the health route; its answer never changes.
+  const health: ApiFamily.FastRoute = { method: "GET", path: "/api/health", answer: () => ({ status: 200, json: acceptedJson }) }
+  return [route, health]
 })
 
 export const EventsHandlers = ApiFamily.group(
