@@ -8,41 +8,20 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
 import { HttpServer } from "effect/http"
-import * as Http from "node:http"
-import { afterAll } from "vitest"
 import { ControlPlaneDatabase } from "@maikit/core/control-plane"
 import { reopenableDatabase } from "../../core/test/helpers/controlPlane.ts"
 import { ControlPlane, MaikitServer } from "../src/index.ts"
+import { type Answer, keptAliveClient } from "./helpers/keptAlive.ts"
 
-interface Answer {
-  readonly status: number
-  readonly headers: Record<string, string | Array<string> | undefined>
-  readonly body: string
-}
-
-const agent = new Http.Agent({ keepAlive: true, maxSockets: 8 })
-afterAll(() => agent.destroy())
+const request = keptAliveClient(8)
 
 const post = (base: string, path: string, body: string, headers: Record<string, string> = {}) =>
-  Effect.promise(() =>
-    new Promise<Answer>((resolve, reject) => {
-      const request = Http.request(new URL(path, base), {
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...headers }
-      }, (response) => {
-        let text = ""
-        response.setEncoding("utf8")
-        response.on("data", (chunk: string) => (text += chunk))
-        response.on("end", () => {
-          const { date: _date, ...rest } = response.headers
-          resolve({ status: response.statusCode ?? 0, headers: rest, body: text })
-        })
-      })
-      request.on("error", reject)
-      request.end(body)
-    })
-  )
+  request(base, {
+    path,
+    method: "POST",
+    headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...headers },
+    body
+  })
 
 const dataOf = (answer: Answer) => (JSON.parse(answer.body) as { data: Record<string, unknown> }).data
 

@@ -10,54 +10,18 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpServer } from "effect/http"
 import * as Http from "node:http"
-import { afterAll } from "vitest"
 import { MaikitConfig, SystemMetrics, UpdateChecker } from "@maikit/core/platform"
 import { suiteServices } from "../../core/test/helpers/controlPlane.ts"
 import { type ApiFamily, ControlPlane, Launcher, MaikitServer, StatusRelay } from "../src/index.ts"
 import * as FastLane from "../src/internal/fastLane.ts"
+import { type Answer, keptAliveClient, type Request as Sent } from "./helpers/keptAlive.ts"
 import { services as relayServices, tempDirs } from "./helpers/relay.ts"
 
 const fresh = tempDirs("maikit-health-lane-")
 
 const healthPaths = ["/api/v1/system/health", "/api/v1/health", "/health", "/api/health"] as const
 
-interface Answer {
-  readonly status: number
-  readonly headers: Record<string, string | Array<string> | undefined>
-  readonly body: string
-}
-
-interface Sent {
-  readonly path: string
-  readonly method?: string
-  readonly headers?: Record<string, string>
-  readonly body?: string
-}
-
-const agent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
-afterAll(() => agent.destroy())
-
-/** One request over node:http on a kept-alive connection, so a declined request is followed on the same socket. */
-const send = (base: string, sent: Sent) =>
-  Effect.promise(() =>
-    new Promise<Answer>((resolve, reject) => {
-      const request = Http.request(new URL(sent.path, base), {
-        method: sent.method ?? "GET",
-        agent,
-        headers: sent.headers
-      }, (response) => {
-        let body = ""
-        response.setEncoding("utf8")
-        response.on("data", (chunk: string) => (body += chunk))
-        response.on("end", () => {
-          const { date: _date, ...headers } = response.headers
-          resolve({ status: response.statusCode ?? 0, headers, body })
-        })
-      })
-      request.on("error", reject)
-      request.end(sent.body)
-    })
-  )
+const send = keptAliveClient(1)
 
 /**
  * The answer without what differs between two servers or two moments: the time, the probe's latency and the

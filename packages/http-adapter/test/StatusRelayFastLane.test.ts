@@ -7,17 +7,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as fc from "fast-check"
 import * as Http from "node:http"
-import { afterAll } from "vitest"
 import { MaikitServer, StatusRelay } from "../src/index.ts"
+import { keptAliveClient } from "./helpers/keptAlive.ts"
 import { call, serveRelay, services, tempDirs } from "./helpers/relay.ts"
 
 const fresh = tempDirs("maikit-relay-lane-")
-
-interface Answer {
-  readonly status: number
-  readonly headers: Record<string, string | Array<string> | undefined>
-  readonly body: string
-}
 
 interface Sent {
   readonly path?: string
@@ -28,40 +22,20 @@ interface Sent {
   readonly untyped?: boolean
 }
 
-const agent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
-afterAll(() => agent.destroy())
+const request = keptAliveClient(1)
 
-/** One request over node:http on a kept-alive connection, so a declined request is followed on the same socket. */
+/** A `POST` (to `/api/event` unless told), typed as JSON and with its length unless told otherwise. */
 const send = (base: string, sent: Sent) =>
-  Effect.promise(() =>
-    new Promise<Answer>((resolve, reject) => {
-      const url = new URL(sent.path ?? "/api/event", base)
-      const request = Http.request(url, {
-        method: "POST",
-        agent,
-        headers: {
-          ...(sent.untyped === true ? {} : { "content-type": "application/json" }),
-          ...(sent.chunked === true ? {} : { "content-length": String(Buffer.byteLength(sent.body)) }),
-          ...sent.headers
-        }
-      }, (response) => {
-        let body = ""
-        response.setEncoding("utf8")
-        response.on("data", (chunk: string) => (body += chunk))
-        response.on("end", () => {
-          const { date: _date, ...headers } = response.headers
-          resolve({ status: response.statusCode ?? 0, headers, body })
-        })
-      })
-      request.on("error", reject)
-      if (sent.chunked === true) {
-        for (let at = 0; at < sent.body.length; at += 4) request.write(sent.body.slice(at, at + 4))
-      } else {
-        request.write(sent.body)
-      }
-      request.end()
-    })
-  )
+  request(base, {
+    path: sent.path ?? "/api/event",
+    method: "POST",
+    headers: {
+      ...(sent.untyped === true ? {} : { "content-type": "application/json" }),
+      ...(sent.chunked === true ? {} : { "content-length": String(Buffer.byteLength(sent.body)) }),
+      ...sent.headers
+    },
+    body: sent.chunked === true ? Array.from({ length: Math.ceil(sent.body.length / 4) }, (_, i) => sent.body.slice(i * 4, i * 4 + 4)) : sent.body
+  })
 
 const relays = Effect.gen(function*() {
   const withLane = yield* serveRelay(fresh(), { maxBodyBytes: 1024 })
