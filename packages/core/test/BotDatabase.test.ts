@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import Sqlite from "better-sqlite3"
 import { Effect, Layer } from "effect"
+import * as fc from "fast-check"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -217,6 +218,70 @@ describe.each(["0.x", "1.x"] as const)("BotDatabase over MaiBot %s", (generation
       yield* service.person.remove(id, "new-person")
       assert.strictEqual((yield* Effect.flip(service.person.remove(id, "new-person")))._tag, "BotRecordNotFound")
     }).pipe(Effect.provide(layer())))
+
+  it("pages and totals are SQLite's own ORDER BY, whatever order the times were recorded in (property)", async () => {
+    // Times that follow the ids (as a bot records them), reversed, or scrambled, with ties, mixed storage
+    // classes and (1.x) NULLs: every intruder case of the one-pass search, and its fallback to SQLite's sort.
+    const tree = checkout(generation, { emoji: 3000, persons: 0 })
+    const table = generation === "1.x" ? "images" : "emoji"
+    const only = generation === "1.x" ? "AND image_type IN ('EMOJI', 'emoji')" : ""
+    const bare = new Sqlite(tree.database as string)
+    const setKey = bare.prepare(`UPDATE ${table} SET record_time = ? WHERE id = ?`)
+    const key = fc.oneof(
+      fc.integer({ min: 0, max: 50 }),
+      fc.double({ noNaN: true, noDefaultInfinity: true, min: 0, max: 50 }),
+      fc.constantFrom("2024-01-01 10:00:00.000000", "2024-01-01 10:00:00.000001", "z"),
+      ...(generation === "1.x" ? [fc.constant(null)] : [])
+    )
+    const filters = [
+      { where: "", filter: {} },
+      { where: "AND is_registered = 1", filter: { is_registered: 1 } },
+      { where: "AND description LIKE '%猫%'", filter: { description_like: "猫" } },
+      { where: "AND description LIKE '%表情包 1%'", filter: { description_like: "表情包 1" } }
+    ] as const
+    const scenario = fc.record({
+      times: fc.constantFrom("by-id", "reversed", "scrambled"),
+      overrides: fc.array(fc.tuple(fc.integer({ min: 1, max: 3000 }), key), { maxLength: 40 }),
+      filter: fc.constantFrom(...filters),
+      offset: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 2500 })),
+      limit: fc.integer({ min: 1, max: 120 })
+    })
+    const program = Effect.gen(function*() {
+      const id = yield* register(tree.dir)
+      const service = yield* db
+      const context = yield* Effect.context<never>()
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(scenario, async ({ times, overrides, filter, offset, limit }) => {
+            bare.transaction(() => {
+              for (let n = 1; n <= 3000; n++) {
+                const base = times === "by-id" ? n : times === "reversed" ? 3000 - n : (n * 7919) % 3001
+                setKey.run(1_700_000_000 + base * 60, n)
+              }
+              for (const [n, value] of overrides) setKey.run(value, n)
+            })()
+            const expected = bare.prepare(
+              `SELECT id FROM ${table} WHERE 1 = 1 ${filter.where} ${only} ORDER BY record_time DESC, id DESC LIMIT ? OFFSET ?`
+            ).all(limit, offset).map((row) => (row as { id: number }).id)
+            const total = (bare.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE 1 = 1 ${filter.where} ${only}`).get() as {
+              n: number
+            }).n
+            const page = await Effect.runPromiseWith(context)(
+              service.emoji.search(id, filter.filter, { limit, offset, order: "recent" })
+            )
+            assert.strictEqual(page.total, total)
+            assert.deepStrictEqual(page.records.map((record) => record.id), expected)
+          }),
+          { numRuns: 80 }
+        )
+      )
+    })
+    try {
+      await Effect.runPromise(program.pipe(Effect.provide(layer())))
+    } finally {
+      bare.close()
+    }
+  }, 60_000)
 
   it.live("a bot process writing the database keeps working while MaiKit reads and writes it", () =>
     Effect.gen(function*() {

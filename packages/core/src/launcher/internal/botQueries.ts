@@ -32,11 +32,22 @@ export const failed = (instanceId: string, operation: string) => (cause: SqlErro
   new BotDatabaseError({ instanceId, operation, reason: cause.message, cause })
 
 export const whereOf = (sql: SqlClient.SqlClient, map: Tables.TableMap<string>, clauses: Array<Statement.Fragment>) => {
-  const all = map.only === undefined ? clauses : [sql.literal(map.only), ...clauses]
+  // The generation's own condition (1.x: which images are emoji) compares text, so it goes last, where SQLite
+  // evaluates it only for rows the caller's filters kept.
+  const all = map.only === undefined ? clauses : [...clauses, sql.literal(map.only)]
   return all.length === 0 ? sql.literal("1 = 1") : sql.and(all)
 }
 
 export const never = (sql: SqlClient.SqlClient) => sql.literal("0 = 1")
+
+/**
+ * `column LIKE '%text%'`, the original's substring filter. SQLite's LIKE ignores case in ASCII letters only, so
+ * for text without them (Chinese, digits) it finds exactly what the faster `instr` finds.
+ */
+const contains = (sql: SqlClient.SqlClient, column: string, text: string) =>
+  /[A-Za-z]/.test(text)
+    ? sql`${sql(column)} LIKE ${Tables.likePattern(text)} ESCAPE '\\'`
+    : sql`instr(${sql(column)}, ${text}) > 0`
 
 export const emojiClauses = (sql: SqlClient.SqlClient, map: Tables.TableMap<Tables.EmojiField>, filter: EmojiFilter) => {
   const clauses: Array<Statement.Fragment> = []
@@ -50,11 +61,7 @@ export const emojiClauses = (sql: SqlClient.SqlClient, map: Tables.TableMap<Tabl
   if (filter.is_banned !== null && filter.is_banned !== undefined) equals("is_banned", filter.is_banned)
   if (nonEmpty(filter.description_like)) {
     const column = map.fields.description
-    clauses.push(
-      column === undefined
-        ? never(sql)
-        : sql`${sql(column)} LIKE ${Tables.likePattern(filter.description_like)} ESCAPE '\\'`
-    )
+    clauses.push(column === undefined ? never(sql) : contains(sql, column, filter.description_like))
   }
   return clauses
 }
@@ -63,7 +70,7 @@ export const personClauses = (sql: SqlClient.SqlClient, map: Tables.TableMap<Tab
   const clauses: Array<Statement.Fragment> = []
   const like = (field: Tables.PersonField, text: string) => {
     const column = map.fields[field]
-    clauses.push(column === undefined ? never(sql) : sql`${sql(column)} LIKE ${Tables.likePattern(text)} ESCAPE '\\'`)
+    clauses.push(column === undefined ? never(sql) : contains(sql, column, text))
   }
   if (nonEmpty(filter.platform)) {
     const column = map.fields.platform
@@ -99,15 +106,20 @@ export const checkPage = (instanceId: string, kind: "emoji" | "person", page: Pa
     )
     : Effect.succeed({ limit: Math.min(page.limit, maxLimit), offset: page.offset })
 
-/** Matches up to this many are paged in memory after one scan. */
-const probeLimit = 2000
+/** Pages ending up to this far in are found in one pass; further ones are counted, then sorted by SQLite. */
+const onePassLimit = 2000
+
+/** Intruders (see `pageOf`) up to this many are merged in memory; more are left to SQLite's sort. */
+const intruderLimit = 2000
+
+type Keyed = { readonly id: number; readonly k: unknown }
 
 /** SQLite's storage classes in its own order: NULL < numbers < text < blobs. */
 const storageRank = (value: unknown): number =>
   value === null || value === undefined ? 0 : typeof value === "number" || typeof value === "bigint" ? 1 : typeof value === "string" ? 2 : 3
 
 /** `ORDER BY k DESC, id DESC` as SQLite sorts it (text by code point, as its BINARY collation does for UTF-8). */
-const newestFirst = (a: { readonly id: number; readonly k: unknown }, b: { readonly id: number; readonly k: unknown }) => {
+const newestFirst = (a: Keyed, b: Keyed) => {
   const rank = storageRank(b.k) - storageRank(a.k)
   if (rank !== 0) return rank
   if (a.k !== b.k && a.k !== null && a.k !== undefined) {
@@ -131,51 +143,91 @@ export const pageOf = <Field extends string>(
     const { sql } = connection
     const { limit, offset } = yield* checkPage(instanceId, kind, page)
     const orderColumn = page.order === "recent" ? map.fields[recentField] ?? "id" : "id"
+    const key = sql(orderColumn)
     const where = whereOf(sql, map, clauses)
-    const counting = page.count !== false
+    const table = sql(map.table)
+    const wanted = offset + limit
     const result = (rows: ReadonlyArray<Record<string, unknown>>, total: number | null): PageResult => ({
       records: rows.map((row) => Tables.toRecord(map, fields, row)),
       total,
       limit,
       offset
     })
-    if (counting) {
-      // One scan collects the (key, id) pairs of a few matches; when that is all of them, the count and the page
-      // come from it and a second pass over the table is saved.
-      const probe = yield* sql<{ readonly id: number; readonly k: unknown }>`SELECT id, ${
-        sql(orderColumn)
-      } AS k FROM ${sql(map.table)} WHERE ${where} LIMIT ${probeLimit + 1}`
-      if (probe.length <= probeLimit) {
-        const ids = probe.toSorted(newestFirst).slice(offset, offset + limit).map((row) => row.id)
-        if (ids.length === 0) return result([], probe.length)
-        const rows = yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)}
-          WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`
-        const byId = new Map(rows.map((row) => [row.id, row] as const))
-        return result(ids.flatMap((id) => {
-          const row = byId.get(id)
-          return row === undefined ? [] : [row]
-        }), probe.length)
-      }
+
+    /** The rows of these ids, in this order. */
+    const rowsOf = (ids: ReadonlyArray<number>) =>
+      ids.length === 0 ? Effect.succeed([]) : Effect.map(
+        sql<Record<string, unknown>>`SELECT * FROM ${table} WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+        (rows) => {
+          const byId = new Map(rows.map((row) => [row.id, row] as const))
+          return ids.flatMap((id) => {
+            const row = byId.get(id)
+            return row === undefined ? [] : [row]
+          })
+        }
+      )
+
+    const sortedPage = (total: number | null) => {
+      // The page is chosen by row id first, so the sort carries (key, id) pairs instead of whole rows. Walking the
+      // order column's index pays when matches are dense (few rows walked per match); for sparse matches it would
+      // visit most of the table in index order, so they are scanned and sorted instead (`+column` hides the index).
+      const walk = orderColumn === "id" || (map.indexed.has(orderColumn) && (total === null || total > 4 * wanted))
+      const order = orderColumn === "id" ? sql`id DESC` : walk ? sql`${key} DESC, id DESC` : sql`+${key} DESC, id DESC`
+      return sql<Record<string, unknown>>`SELECT * FROM ${table} WHERE id IN (
+          SELECT id FROM ${table} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
+        ) ORDER BY ${orderColumn === "id" ? sql`id DESC` : sql`${key} DESC, id DESC`}`
     }
-    const counted = counting
-      ? yield* sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${sql(map.table)} WHERE ${where}`
-      : []
-    const total = counting ? counted[0]?.total ?? 0 : null
-    // The page is chosen by row id first, so the sort carries (key, id) pairs instead of whole rows. Walking the
-    // order column's index pays when matches are dense (few rows walked per match); for sparse matches it would
-    // visit most of the table in index order, so they are scanned and sorted instead (`+column` hides the index).
-    const walk = orderColumn === "id" ||
-      (map.indexed.has(orderColumn) && (total === null || total > 4 * (offset + limit)))
-    const order = orderColumn === "id"
-      ? sql`id DESC`
-      : walk
-      ? sql`${sql(orderColumn)} DESC, id DESC`
-      : sql`+${sql(orderColumn)} DESC, id DESC`
-    if (total !== null && offset >= total) return result([], total)
-    const rows = yield* sql<Record<string, unknown>>`SELECT * FROM ${sql(map.table)} WHERE id IN (
-        SELECT id FROM ${sql(map.table)} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}
-      ) ORDER BY ${orderColumn === "id" ? sql`id DESC` : sql`${sql(orderColumn)} DESC, id DESC`}`
-    return result(rows, total)
+
+    // One pass over the table in all but unusual cases. The walk takes the matches with the highest ids; when they
+    // are all the matches, the page comes from them. Otherwise the rest of the table is counted in the same pass
+    // that looks for intruders: older rows (lower ids) whose key ranks above the `wanted`-th walked match, which is
+    // all they must do to belong on the page, since they lose every tie on id. Bots record newer emoji and people
+    // with later times, so there are usually none and the walked matches hold the page; when there are, a few are
+    // merged and many are left to SQLite's sort.
+    const onePass = Effect.gen(function*() {
+      const walked = yield* sql<Keyed>`SELECT id, ${key} AS k FROM ${table} WHERE ${where}
+        ORDER BY id DESC LIMIT ${wanted}`
+      const ranked = walked.toSorted(newestFirst)
+      if (walked.length < wanted) {
+        return result(yield* rowsOf(ranked.slice(offset, wanted).map((row) => row.id)), walked.length)
+      }
+      const oldest = (walked[walked.length - 1] as Keyed).id
+      const last = (ranked[ranked.length - 1] as Keyed).k
+      // `+column` has no affinity, so `>` compares the way `ORDER BY` sorts: no conversions, NULL lowest.
+      const outranks = last === null || last === undefined ? sql`+${key} IS NOT NULL` : sql`+${key} > ${last}`
+      // With an index on the key, the intruders are looked up in it and the pass only counts; without one, the
+      // pass counts them too.
+      const intruderCount = orderColumn === "id"
+        ? sql`0`
+        : map.indexed.has(orderColumn) && last !== null && last !== undefined
+        ? sql`(SELECT COUNT(*) FROM ${table} WHERE ${key} > ${last} AND ${where} AND +id < ${oldest})`
+        : undefined
+      const [rest] = yield* (intruderCount === undefined
+        ? sql<{ readonly total: number; readonly intruders: number }>`SELECT COUNT(*) AS total,
+            COUNT(*) FILTER (WHERE ${outranks}) AS intruders FROM ${table} WHERE ${where} AND id < ${oldest}`
+        : sql<{ readonly total: number; readonly intruders: number }>`SELECT
+            (SELECT COUNT(*) FROM ${table} WHERE ${where} AND id < ${oldest}) AS total, ${intruderCount} AS intruders`)
+      const total = wanted + (rest?.total ?? 0)
+      const intruders = rest?.intruders ?? 0
+      if (intruders > intruderLimit) return result(yield* sortedPage(total), total)
+      const merged = intruders === 0 ? ranked : ranked.concat(
+        yield* sql<Keyed>`SELECT id, ${key} AS k FROM ${table} WHERE ${where} AND id < ${oldest} AND ${outranks}`
+      ).toSorted(newestFirst)
+      return result(yield* rowsOf(merged.slice(offset, wanted).map((row) => row.id)), total)
+    })
+
+    const countThenSort = Effect.gen(function*() {
+      const total = page.count === false
+        ? null
+        : (yield* sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${table} WHERE ${where}`)[0]?.total ?? 0
+      if (total !== null && offset >= total) return result([], total)
+      return result(yield* sortedPage(total), total)
+    })
+
+    // One read transaction, so the count and the page come from the same snapshot while the bot writes.
+    return yield* sql.withTransaction(
+      page.count !== false && wanted > 0 && wanted <= onePassLimit ? onePass : countThenSort
+    )
   }).pipe(Effect.mapError((error) => error._tag === "SqlError" ? failed(instanceId, "search")(error) : error))
 
 export const countOf = (instanceId: string, connection: Connection, map: Tables.TableMap<string>, clauses: Array<Statement.Fragment>) => {
