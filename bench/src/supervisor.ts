@@ -44,6 +44,11 @@ const flood = Path.join(fixtures, "flood.mjs")
 const floodBytes = floodMb * 1_000_000 + "FLOOD-END\n".length
 const marker = "FLOOD-END"
 
+/** CPU seconds (user + system) a process has used so far, from `/proc` (clock ticks of 1/100 s). */
+const cpuSecondsOf = (pid: number | "self") => {
+  const fields = Fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const rssMbOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(Fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024
 
@@ -213,10 +218,16 @@ const supervised = async (count: number) => {
   await sleep(300)
   for (const client of clients) client.reset()
   const started = performance.now()
+  const serverCpu = cpuSecondsOf(server.process.pid ?? 0)
+  const clientCpu = cpuSecondsOf("self")
   await fetch(`${http}/api/v1/instance/${id}/start`)
   await waitFor(() => clients.every((client) => client.done || client.closeCode !== undefined), 300_000)
   const seconds = (performance.now() - started) / 1000
-  const result = { seconds, dropped: clients.filter((client) => !client.done).length, minBytes: Math.min(...clients.map((c) => c.bytes)) }
+  const cpu = {
+    server: cpuSecondsOf(server.process.pid ?? 0) - serverCpu,
+    clients: cpuSecondsOf("self") - clientCpu
+  }
+  const result = { seconds, cpu, dropped: clients.filter((client) => !client.done).length, minBytes: Math.min(...clients.map((c) => c.bytes)) }
   for (const client of clients) client.socket.destroy()
   while ((await mainState()) !== "stopped") await sleep(50)
   return result
@@ -253,6 +264,7 @@ const baseline: Array<number> = []
 const devNull: Array<number> = []
 const kernel: Array<number> = []
 const candidates = new Map<number, Array<number>>(fanouts.map((count) => [count, []]))
+const cpuSeconds = new Map<number, Array<{ readonly server: number; readonly clients: number }>>(fanouts.map((count) => [count, []]))
 let dropped = 0
 let minBytes = Number.POSITIVE_INFINITY
 for (let round = 0; round < rounds; round++) {
@@ -261,6 +273,7 @@ for (let round = 0; round < rounds; round++) {
     ...fanouts.map((count) => async () => {
       const result = await supervised(count)
       candidates.get(count)?.push(result.seconds)
+      cpuSeconds.get(count)?.push(result.cpu)
       dropped += result.dropped
       minBytes = Math.min(minBytes, result.minBytes)
     })
@@ -290,6 +303,12 @@ printTable(
     ...(hasScript ? [row("for context: `script` → /dev/null (the kernel's PTY, copied in C)", kernel)] : [])
   ]
 )
+for (const count of fanouts) {
+  const used = cpuSeconds.get(count) ?? []
+  console.log(`CPU seconds per flood with ${count} client${count === 1 ? "" : "s"} (median): server ${
+    format(median(used.map((cpu) => cpu.server)), 2)
+  }, the clients (this process) ${format(median(used.map((cpu) => cpu.clients)), 2)}`)
+}
 console.log(`clients dropped: ${dropped}; least bytes a client received in a round: ${format(minBytes / 1_000_000, 1)} MB (frames)`)
 
 printTable(

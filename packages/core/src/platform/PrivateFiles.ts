@@ -4,12 +4,13 @@
  * — left by an older MaiKit, or created under a lax umask — are tightened when MaiKit opens them, with a log line.
  *
  * Modes are set with `chmod` after creating, never left to the process umask (which could loosen them, or strip
- * the owner's own bits). The functions here are synchronous on purpose: the history writer is a hot path, and
- * the database and logging layers call them once before they open their files.
+ * the owner's own bits). Most functions here are synchronous: the database and logging layers call them once
+ * before they open their files. `open` is for the terminal history's rotation, which must not stop the event loop.
  */
 import { Effect, Predicate } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as Util from "node:util"
 
 export const fileMode = 0o600
 export const directoryMode = 0o700
@@ -53,6 +54,21 @@ export const openSync = (path: string, flags: keyof typeof exclusive): number =>
   } catch (cause) {
     if (!Predicate.hasProperty(cause, "code") || cause.code !== "EEXIST") throw cause
     return Fs.openSync(path, flags)
+  }
+}
+
+const openFile = Util.promisify(Fs.open)
+const changeMode = Util.promisify(Fs.fchmod)
+
+/** `openSync` in the thread pool. */
+export const open = async (path: string, flags: keyof typeof exclusive): Promise<number> => {
+  try {
+    const fd = await openFile(path, exclusive[flags], fileMode)
+    await changeMode(fd, fileMode)
+    return fd
+  } catch (cause) {
+    if (!Predicate.hasProperty(cause, "code") || cause.code !== "EEXIST") throw cause
+    return openFile(path, flags)
   }
 }
 

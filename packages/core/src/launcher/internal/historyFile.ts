@@ -193,7 +193,7 @@ export class HistoryFile {
     const first = this.pending[0]
     if (this.fd !== undefined && this.size > 0 && first !== undefined &&
       this.size + recordSize(first) > this.options.maxFileBytes) {
-      this.rotate()
+      return this.rotate()
     }
     const fd = this.fd ?? this.reopen()
     if (fd === undefined) {
@@ -253,18 +253,41 @@ export class HistoryFile {
     for (const waiter of idle) waiter()
   }
 
+  /**
+   * Closes the file and shifts `path` → `path.1` → … → `path.<maxFiles>` (the oldest dropped) in the thread pool,
+   * as a write would be: on ext4, renaming over and unlinking a full file waits for the journal, milliseconds the
+   * event loop (and every terminal it serves) would otherwise stand still for. Output keeps arriving meanwhile
+   * and waits in the backlog, under the same high-water mark as a slow disk.
+   */
   private rotate(): void {
     const { maxFiles, path } = this.options
-    this.closeFd()
+    const fd = this.fd
+    this.fd = undefined
     this.size = 0
-    try {
+    this.writing = true
+    const shift = async () => {
+      if (fd !== undefined) await new Promise<void>((resolve) => Fs.close(fd, () => resolve()))
       for (let i = maxFiles - 1; i >= 1; i--) {
-        if (Fs.existsSync(`${path}.${i}`)) Fs.renameSync(`${path}.${i}`, `${path}.${i + 1}`)
+        await Fs.promises.rename(`${path}.${i}`, `${path}.${i + 1}`).catch((cause: NodeJS.ErrnoException) => {
+          if (cause.code !== "ENOENT") throw cause
+        })
       }
-      Fs.renameSync(path, `${path}.1`)
-    } catch (cause) {
-      this.report(`cannot rotate ${path}: ${errorText(cause)}`)
+      await Fs.promises.rename(path, `${path}.1`)
     }
+    // A file that cannot be opened here is left to the next write, which reopens it and reports why not.
+    const reopen = async () => {
+      const opened = await PrivateFiles.open(path, "a")
+      this.fd = opened
+      this.size = (await Fs.promises.stat(path)).size
+    }
+    shift()
+      .catch((cause: unknown) => this.report(`cannot rotate ${path}: ${errorText(cause)}`))
+      .then(reopen)
+      .catch(() => {})
+      .finally(() => {
+        this.writing = false
+        this.settle()
+      })
   }
 
   private reopen(): number | undefined {
