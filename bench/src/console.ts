@@ -196,6 +196,9 @@ const floodOnce = async (tag: string) => {
   await page.evaluate(endWatch)
   await page.evaluate(`window.__sockets.findLast((s) => s.readyState === 1).send(JSON.stringify({ type: "input", data: "flood ${floodMb}\\r" }))`)
   const during = await probe(page, tag, probes)
+  console.log(`${tag}, each probe's echo (ms) at the page: ${during.times.map((time) => Math.round(time)).join(" ")}; at the Node client: ${
+    during.serverTimes.map((time) => Number.isNaN(time) ? "skipped" : String(time)).join(" ")
+  }`)
   await page.waitForFunction("window.__floodShown !== undefined", undefined, { timeout: 120_000, polling: 100 })
   const shownAfter = (await page.evaluate("window.__floodShown") as number) / 1000
   const maxGap = await page.evaluate("window.__maxGap") as number

@@ -363,7 +363,11 @@ export const mount = (options: Options = {}) => {
        */
       const deliver = (attachment: Attachment) =>
         Effect.gen(function*() {
-          const backlog = new OutputBacklog.OutputBacklog(backlogChars)
+          // A client with flow control has its window in flight; beyond that, it waits for at most another window
+          // of the newest output, so its echo is never more than two windows behind.
+          const backlog = new OutputBacklog.OutputBacklog(() =>
+            flowWindow === undefined ? backlogChars : Math.min(backlogChars, flowWindow)
+          )
           const ready = Latch.makeUnsafe(false)
           let ended: "no" | "ended" | "overflowed" = "no"
           yield* Stream.runForEachArray(attachment.terminal.events, (batch) =>
@@ -391,7 +395,8 @@ export const mount = (options: Options = {}) => {
               consumed.closeUnsafe()
               if (Option.isNone(reported)) consumedChars = sentChars
             } else {
-              const { frames, chars } = framesOf(backlog.take())
+              const room = flowWindow === undefined ? undefined : flowWindow - (sentChars - consumedChars)
+              const { frames, chars } = framesOf(backlog.take(room))
               sentChars += chars
               if (!(yield* connection.sendAll(frames))) return false
             }

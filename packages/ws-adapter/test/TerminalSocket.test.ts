@@ -195,8 +195,8 @@ describe("TerminalSocket", () => {
       assert.isUndefined(slow.client.close, "still connected")
       assert.include(output, "已跳过")
       assert.include(output, "FLOOD-END")
-      const notice = /已跳过 (\d+) 个字符/.exec(output)
-      assert.isAbove(Number(notice?.[1]), 1_000_000, "most of the 10 MB was skipped")
+      const skipped = [...output.matchAll(/已跳过 (\d+) 个字符/g)].reduce((sum, match) => sum + Number(match[1]), 0)
+      assert.isAbove(skipped, 1_000_000, "most of the 10 MB was skipped")
       const afterNotice = output.slice(output.lastIndexOf("已跳过"))
       assert.isBelow(afterNotice.length, 64 * 1024 + 260 * 1024, "then at most the backlog and one event")
       assert.match(afterNotice, /\d{9} x{89}\r\nFLOOD-END/, "the newest output, in order up to the end")
@@ -221,7 +221,7 @@ describe("TerminalSocket", () => {
       // Well within the second after which a server that hears nothing goes on anyway.
       yield* Effect.sleep(300)
       const unreported = client.output().length
-      assert.isAtMost(unreported, 4096 + 16 * 1024 + 256 * 1024, "the window, then at most one backlog and one event")
+      assert.isAtMost(unreported, 4096 + 200, "the window (and a notice of what was skipped), nothing beyond it")
       assert.notInclude(client.output(), "FLOOD-END")
       const report = Effect.sync(() => client.send({ type: "flow", consumed: client.output().length }))
       yield* Effect.repeat(Effect.andThen(report, Effect.sleep(20)), {
