@@ -7,7 +7,8 @@
  * 2. A terminal flooded with BENCH_CONSOLE_FLOOD_MB (10) MB: while the bot floods, a probe line is typed every
  *    250 ms and the time until its echo reaches the page is taken (or, when the server skipped it because the
  *    page was behind, until output printed after it does), against the same probes with the bot idle (the
- *    baseline); the same echo reaching a Node client of the same terminal gives the server's part; when the
+ *    baseline); the same echo reaching a Node client of the same terminal gives the server's part, and the
+ *    time the bot printed it (it says) the bot's own (its writes to the terminal block while the PTY is full); when the
  *    flood's end is on screen says how far behind the page's terminal was drawing; the longest gap between two
  *    animation frames says whether the page kept drawing; the page's JS heap before, after one flood and after a
  *    second says whether its memory stays bounded (xterm's scrollback is 5000 lines).
@@ -133,9 +134,12 @@ const heapMb = async () => {
  */
 const watcher = new WebSocket(`${url.replace("http", "ws")}/api/v1/ws/${floodId}_main`)
 const echoesAtWatcher = new Map<string, number>()
+const echoesPrinted = new Map<string, number>()
 watcher.addEventListener("message", (event) => {
-  for (const match of String(event.data).matchAll(/echo:([\w-]+)/g)) {
-    if (match[1] !== undefined && !echoesAtWatcher.has(match[1])) echoesAtWatcher.set(match[1], Date.now())
+  for (const match of String(event.data).matchAll(/echo:([\w-]+) t=(\d+)/g)) {
+    if (match[1] === undefined || echoesAtWatcher.has(match[1])) continue
+    echoesAtWatcher.set(match[1], Date.now())
+    echoesPrinted.set(match[1], Number(match[2]))
   }
 })
 
@@ -146,6 +150,7 @@ watcher.addEventListener("message", (event) => {
 const probe = async (target: Page, tag: string, count: number) => {
   const times: Array<number> = []
   const serverTimes: Array<number> = []
+  const botTimes: Array<number> = []
   for (let n = 0; n < count; n++) {
     const sentAt = Date.now()
     // The echo, or flood output printed after the line was typed: when a flood is faster than the page, the
@@ -167,9 +172,10 @@ const probe = async (target: Page, tag: string, count: number) => {
       socket.send(JSON.stringify({ type: "input", data: "${tag}-${n}\\r" }))
     })`) as number)
     serverTimes.push((echoesAtWatcher.get(`${tag}-${n}`) ?? Number.NaN) - sentAt)
+    botTimes.push((echoesPrinted.get(`${tag}-${n}`) ?? Number.NaN) - sentAt)
     await sleep(250)
   }
-  return { times, serverTimes }
+  return { times, serverTimes, botTimes }
 }
 
 const frameWatch = `window.__maxGap = 0; { let last = performance.now(); const tick = (now) => { window.__maxGap = Math.max(window.__maxGap, now - last); last = now; if (!window.__stopFrames) requestAnimationFrame(tick) }; window.__stopFrames = false; requestAnimationFrame(tick) }`
@@ -196,9 +202,10 @@ const floodOnce = async (tag: string) => {
   await page.evaluate(endWatch)
   await page.evaluate(`window.__sockets.findLast((s) => s.readyState === 1).send(JSON.stringify({ type: "input", data: "flood ${floodMb}\\r" }))`)
   const during = await probe(page, tag, probes)
-  console.log(`${tag}, each probe's echo (ms) at the page: ${during.times.map((time) => Math.round(time)).join(" ")}; at the Node client: ${
-    during.serverTimes.map((time) => Number.isNaN(time) ? "skipped" : String(time)).join(" ")
-  }`)
+  const listed = (times: ReadonlyArray<number>) => times.map((time) => Number.isNaN(time) ? "skipped" : String(Math.round(time))).join(" ")
+  console.log(`${tag}, each probe's echo (ms) at the page: ${listed(during.times)}; at the Node client: ${
+    listed(during.serverTimes)
+  }; printed by the bot: ${listed(during.botTimes)}`)
   await page.waitForFunction("window.__floodShown !== undefined", undefined, { timeout: 120_000, polling: 100 })
   const shownAfter = (await page.evaluate("window.__floodShown") as number) / 1000
   const maxGap = await page.evaluate("window.__maxGap") as number
@@ -221,6 +228,7 @@ printTable("First rendered instance list, cold cache (ms from navigation start; 
 const during = [...first.during.times, ...second.during.times]
 // An echo the watcher itself fell too far behind to get (skipped for it) is left out.
 const duringAtServer = [...first.during.serverTimes, ...second.during.serverTimes].filter(Number.isFinite)
+const duringAtBot = [...first.during.botTimes, ...second.during.botTimes].filter(Number.isFinite)
 if (process.env["BENCH_VERBOSE"] === "1") console.log({ idle, first: first.during, second: second.during, consoleTimes, baselineTimes })
 printTable(`Terminal flooded with ${floodMb} MB (ms; echo of a typed line reaching the page)`, ["", "median", "max", "ratio (median)"], [
   ["idle (baseline)", format(median(idle.times), 1), format(Math.max(...idle.times), 1), "1.00"],
@@ -229,6 +237,12 @@ printTable(`Terminal flooded with ${floodMb} MB (ms; echo of a typed line reachi
     `during the flood, at a Node client of the same terminal (the server's part; ${duringAtServer.length} of ${during.length})`,
     format(median(duringAtServer), 1),
     format(Math.max(...duringAtServer), 1),
+    ""
+  ],
+  [
+    `during the flood, printed by the bot (its own part; ${duringAtBot.length} of ${during.length})`,
+    format(median(duringAtBot), 1),
+    format(Math.max(...duringAtBot), 1),
     ""
   ]
 ])
