@@ -197,12 +197,15 @@ const endWatch = `{
   requestAnimationFrame(check)
 }`
 
+/** Milliseconds per probe, for the log; an echo a client never got (skipped for it) says so. */
+const listed = (times: ReadonlyArray<number>) =>
+  times.map((time) => Number.isNaN(time) ? "skipped" : String(Math.round(time))).join(" ")
+
 const floodOnce = async (tag: string) => {
   await page.evaluate(frameWatch)
   await page.evaluate(endWatch)
   await page.evaluate(`window.__sockets.findLast((s) => s.readyState === 1).send(JSON.stringify({ type: "input", data: "flood ${floodMb}\\r" }))`)
   const during = await probe(page, tag, probes)
-  const listed = (times: ReadonlyArray<number>) => times.map((time) => Number.isNaN(time) ? "skipped" : String(Math.round(time))).join(" ")
   console.log(`${tag}, each probe's echo (ms) at the page: ${listed(during.times)}; at the Node client: ${
     listed(during.serverTimes)
   }; printed by the bot: ${listed(during.botTimes)}`)
