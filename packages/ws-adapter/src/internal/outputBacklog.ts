@@ -47,12 +47,13 @@ export class OutputBacklog {
    * split), and how much output was dropped before them; they leave the backlog.
    */
   take(maxChars = Number.POSITIVE_INFINITY): Taken {
-    const taken = { events: this.events, skippedChars: this.skippedChars }
+    const skippedChars = this.skippedChars
     this.skippedChars = 0
     if (this.outputChars <= maxChars) {
+      const events = this.events
       this.events = []
       this.outputChars = 0
-      return taken
+      return { events, skippedChars }
     }
     const events: Array<ComponentProcess.ComponentEvent> = []
     let room = maxChars
@@ -77,14 +78,15 @@ export class OutputBacklog {
     }
     this.events = this.events.slice(next)
     this.outputChars -= maxChars - room
-    return { events, skippedChars: taken.skippedChars }
+    return { events, skippedChars }
   }
 
   /**
    * Drops the oldest output until the rest fits: whole events, then the head of the oldest one kept, up to the
    * start of the line the cut falls in where that is near (so the screen goes on from the start of a line, and a
-   * line may be kept beyond the limit), else up to a character boundary. What is kept is the newest output, never an older event instead of the tail of a newer one: a
-   * window of a few kilobytes must not lose the last lines of a large event to an echo that follows it.
+   * line may be kept beyond the limit), else up to a character boundary. What is kept is the newest output,
+   * never an older event instead of the tail of a newer one: a window of a few kilobytes must not lose the last
+   * lines of a large event to an echo that follows it.
    */
   private trim(): void {
     let excess = this.outputChars - this.limitChars()
