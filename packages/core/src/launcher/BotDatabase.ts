@@ -18,6 +18,7 @@ import { BotDatabaseError, BotDatabaseUnavailable, BotRecordNotFound, BotRecordR
 import { InstanceRegistry } from "./InstanceRegistry.ts"
 import type { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 import * as BotLayout from "./internal/botLayout.ts"
+import * as CountThread from "./internal/countThread.ts"
 import {
   unavailable,
   failed,
@@ -184,6 +185,11 @@ export interface Service {
 export interface Options {
   /** Milliseconds a statement waits for the bot's lock. Default 3000 (MaiBot 1.x itself waits 1000). */
   readonly busyTimeout?: number | undefined
+  /**
+   * A count (a search's total) over at least this many row ids is split between this thread and a second one
+   * (started on first use), each counting half. Default 20,000; `Infinity` keeps every count on this thread.
+   */
+  readonly parallelCountRows?: number | undefined
 }
 
 const databasePath = (instancePath: string) => Path.join(instancePath, "data", "MaiBot.db")
@@ -203,6 +209,8 @@ const personTable = (instanceId: string, connection: Connection) =>
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const registry = yield* InstanceRegistry
   const busyTimeout = options.busyTimeout ?? 3000
+  const parallelCountRows = options.parallelCountRows ?? 20_000
+  const countThread = yield* CountThread.make({ busyTimeout, mmapSize: SqliteClient.defaultMmapSize })
   const connections = new Map<string, Connection>()
   const opening = Semaphore.makeUnsafe(1)
 
@@ -216,6 +224,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const connect = (instanceId: string, path: string, identity: string) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
+      yield* Scope.addFinalizer(scope, Effect.sync(() => countThread.forget(identity)))
       const opened = yield* SqliteClient.make({
         filename: path,
         fileMustExist: true,
@@ -262,6 +271,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         return yield* unavailable(instanceId, path, "not-maibot", "has neither an emoji nor an images table")
       }
       return {
+        file: path,
         identity,
         scope,
         sql,
@@ -269,7 +279,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         emoji: generation === "1.x"
           ? Tables.emojiMap(generation, images, imagesIndexed)
           : Tables.emojiMap(generation, emoji, emojiIndexed),
-        person: person.length === 0 ? undefined : Tables.personMap(person, personIndexed)
+        person: person.length === 0 ? undefined : Tables.personMap(person, personIndexed),
+        countThread,
+        parallelCountRows
       } satisfies Connection
     })
 

@@ -2,25 +2,32 @@
  * The statements `BotDatabase` runs: filters, pages, single records, inserts, updates and deletes, all
  * parameterised, over whichever generation's table a `Connection` found.
  */
-import { Effect, type Scope } from "effect"
+import { Effect, Option, type Scope } from "effect"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
 import type { EmojiFilter, Generation, Page, PageResult, PersonFilter } from "../BotDatabase.ts"
 import { BotDatabaseError, BotDatabaseUnavailable, BotRecordNotFound, BotRecordRejected } from "../BotDatabaseError.ts"
 import * as Tables from "./botTables.ts"
+import type * as CountThread from "./countThread.ts"
 
 /** Pages are capped at this many records. */
 export const maxLimit = 1000
 
 /** One open bot database: its client, its generation and how its tables map onto the original's fields. */
 export interface Connection {
+  /** The database file, symlinks resolved. */
+  readonly file: string
+  /** The file's version: its path, device and inode. */
   readonly identity: string
   readonly scope: Scope.Closeable
   readonly sql: SqlClient.SqlClient
   readonly generation: Generation
   readonly emoji: Tables.TableMap<Tables.EmojiField>
   readonly person: Tables.TableMap<Tables.PersonField> | undefined
+  readonly countThread: CountThread.CountThread
+  /** Counts over at least this many ids are split with the count thread. */
+  readonly parallelCountRows: number
 }
 
 const nonEmpty = (value: string | null | undefined): value is string => typeof value === "string" && value !== ""
@@ -129,6 +136,42 @@ const newestFirst = (a: Keyed, b: Keyed) => {
   return b.id - a.id
 }
 
+/**
+ * One row of counts (aggregates that add up) over the rows of `table` matching `where` whose ids are below
+ * `below` (every row when it is undefined). Over a span of at least `parallelCountRows` ids, the count thread
+ * counts the older half while this thread counts the newer one. Its snapshot is its own, taken in the same
+ * milliseconds; only the bot changing older rows in those milliseconds could tell the two apart, and a new row
+ * (a higher id) always falls in this thread's half.
+ */
+const countsOf = <Counts extends Readonly<Record<string, number>>>(
+  connection: Connection,
+  table: Statement.Identifier,
+  counts: Statement.Fragment,
+  where: Statement.Fragment,
+  below: number | undefined
+) =>
+  Effect.gen(function*() {
+    const { sql } = connection
+    const over = (range: Statement.Fragment) => sql<Counts>`SELECT ${counts} FROM ${table} WHERE ${where} AND ${range}`
+    const first = (rows: ReadonlyArray<Counts>) => rows[0] as Counts
+    const whole = () => Effect.map(over(below === undefined ? sql.literal("1 = 1") : sql`id < ${below}`), first)
+    // Each in its own subquery: SQLite reads a lone min() or max() off the end of the table's tree, but scans
+    // the whole table for the two together.
+    const [bounds] = yield* sql<{ readonly low: number | null; readonly high: number | null }>`SELECT
+      (SELECT min(id) FROM ${table}) AS low, (SELECT max(id) FROM ${table}) AS high`
+    if (bounds === undefined || bounds.low === null || bounds.high === null) return yield* whole()
+    const upper = below ?? bounds.high + 1
+    if (upper - bounds.low < connection.parallelCountRows) return yield* whole()
+    const middle = bounds.low + Math.floor((upper - bounds.low) / 2)
+    const older = over(sql`id < ${middle}`)
+    const olderThere = yield* connection.countThread.count(connection.file, connection.identity, older.compile())
+    const newer = first(yield* over(below === undefined ? sql`id >= ${middle}` : sql`id >= ${middle} AND id < ${below}`))
+    const olderCounts = Option.getOrUndefined(yield* olderThere) ?? first(yield* older)
+    return Object.fromEntries(
+      Object.entries(newer).map(([name, value]) => [name, Number(value) + Number(olderCounts[name] ?? 0)])
+    ) as Counts
+  })
+
 export const pageOf = <Field extends string>(
   instanceId: string,
   kind: "emoji" | "person",
@@ -197,18 +240,18 @@ export const pageOf = <Field extends string>(
       const outranks = last === null || last === undefined ? sql`+${key} IS NOT NULL` : sql`+${key} > ${last}`
       // With an index on the key, the intruders are looked up in it and the pass only counts; without one, the
       // pass counts them too.
-      const intruderCount = orderColumn === "id"
-        ? sql`0`
-        : map.indexed.has(orderColumn) && last !== null && last !== undefined
-        ? sql`(SELECT COUNT(*) FROM ${table} WHERE ${key} > ${last} AND ${where} AND +id < ${oldest})`
-        : undefined
-      const [rest] = yield* (intruderCount === undefined
-        ? sql<{ readonly total: number; readonly intruders: number }>`SELECT COUNT(*) AS total,
-            COUNT(*) FILTER (WHERE ${outranks}) AS intruders FROM ${table} WHERE ${where} AND id < ${oldest}`
-        : sql<{ readonly total: number; readonly intruders: number }>`SELECT
-            (SELECT COUNT(*) FROM ${table} WHERE ${where} AND id < ${oldest}) AS total, ${intruderCount} AS intruders`)
-      const total = wanted + (rest?.total ?? 0)
-      const intruders = rest?.intruders ?? 0
+      const lookedUp = orderColumn === "id" || (map.indexed.has(orderColumn) && last !== null && last !== undefined)
+      const rest = yield* countsOf<{ readonly total: number; readonly intruders?: number }>(
+        connection,
+        table,
+        lookedUp ? sql`COUNT(*) AS total` : sql`COUNT(*) AS total, COUNT(*) FILTER (WHERE ${outranks}) AS intruders`,
+        where,
+        oldest
+      )
+      const total = wanted + rest.total
+      const intruders = !lookedUp ? rest.intruders ?? 0 : orderColumn === "id" ? 0 : (yield* sql<{ readonly intruders: number }>`
+        SELECT COUNT(*) AS intruders FROM ${table} WHERE ${key} > ${last} AND ${where} AND +id < ${oldest}`)[0]
+        ?.intruders ?? 0
       if (intruders > intruderLimit) return result(yield* sortedPage(total), total)
       const merged = intruders === 0 ? ranked : ranked.concat(
         yield* sql<Keyed>`SELECT id, ${key} AS k FROM ${table} WHERE ${where} AND id < ${oldest} AND ${outranks}`
@@ -219,7 +262,7 @@ export const pageOf = <Field extends string>(
     const countThenSort = Effect.gen(function*() {
       const total = page.count === false
         ? null
-        : (yield* sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${table} WHERE ${where}`)[0]?.total ?? 0
+        : (yield* countsOf<{ readonly total: number }>(connection, table, sql`COUNT(*) AS total`, where, undefined)).total
       if (total !== null && offset >= total) return result([], total)
       return result(yield* sortedPage(total), total)
     })
@@ -232,8 +275,8 @@ export const pageOf = <Field extends string>(
 
 export const countOf = (instanceId: string, connection: Connection, map: Tables.TableMap<string>, clauses: Array<Statement.Fragment>) => {
   const { sql } = connection
-  return sql<{ readonly total: number }>`SELECT COUNT(*) AS total FROM ${sql(map.table)} WHERE ${whereOf(sql, map, clauses)}`
-    .pipe(Effect.map((rows) => rows[0]?.total ?? 0), Effect.mapError(failed(instanceId, "count")))
+  return countsOf<{ readonly total: number }>(connection, sql(map.table), sql`COUNT(*) AS total`, whereOf(sql, map, clauses), undefined)
+    .pipe(Effect.map((counts) => counts.total), Effect.mapError(failed(instanceId, "count")))
 }
 
 export const oneBy = <Field extends string>(
