@@ -4,8 +4,9 @@
  * `internal/botTables.ts`). The bot keeps running while MaiKit reads and writes: one connection per instance,
  * opened on first use without changing the journal mode (both generations run WAL), a busy timeout instead of
  * failing on the bot's lock, one statement per transaction, every statement parameterised and prepared once per
- * connection (the SQLite client's statement cache). MaiKit never creates the file. With `BotConfigFiles`, this is
- * the architecture's ResourceStore.
+ * connection (the SQLite client's statement cache). A search's total over a large table is counted in halves,
+ * the older one on a second thread with its own read connection (`internal/countThread.ts`). MaiKit never creates
+ * the file. With `BotConfigFiles`, this is the architecture's ResourceStore.
  */
 import { Clock, Context, Effect, Exit, Layer, Option, Scope, Semaphore } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
