@@ -7,8 +7,11 @@
  * 2. A terminal flooded with BENCH_CONSOLE_FLOOD_MB (10) MB: while the bot floods, a probe line is typed every
  *    250 ms and the time until its echo reaches the page is taken (or, when the server skipped it because the
  *    page was behind, until output printed after it does), against the same probes with the bot idle (the
- *    baseline); the same echo reaching a Node client of the same terminal gives the server's part, and the
- *    time the bot printed it (it says) the bot's own (its writes to the terminal block while the PTY is full); when the
+ *    baseline); the time the bot printed it (it says so in the echo) gives the bot's own part (its writes to the
+ *    terminal block while the PTY is full), the rest is MaiKit's (server and page); with BENCH_CONSOLE_WATCHER=1
+ *    the same echo reaching a Node client of the same terminal splits that into the server's part and the
+ *    page's (off by default: a second client reading all 10 MB at full speed is a fourth busy process on the
+ *    machine beside the bot, the server and the browser, and delays the bot's own prints); when the
  *    flood's end is on screen says how far behind the page's terminal was drawing; the longest gap between two
  *    animation frames says whether the page kept drawing; the page's JS heap before, after one flood and after a
  *    second says whether its memory stays bounded (xterm's scrollback is 5000 lines).
@@ -129,17 +132,17 @@ const heapMb = async () => {
 }
 
 /**
- * A second client of the same terminal, in this process (Node's WebSocket): when an echo reaches it, it has left
- * the server, so the page's wait splits into the server's part and the browser's.
+ * A second client of the same terminal, in this process (Node's WebSocket), when asked for: when an echo reaches
+ * it, it has left the server, so MaiKit's part splits into the server's and the browser's.
  */
-const watcher = new WebSocket(`${url.replace("http", "ws")}/api/v1/ws/${floodId}_main`)
+const watcher = process.env["BENCH_CONSOLE_WATCHER"] === "1"
+  ? new WebSocket(`${url.replace("http", "ws")}/api/v1/ws/${floodId}_main`)
+  : undefined
 const echoesAtWatcher = new Map<string, number>()
-const echoesPrinted = new Map<string, number>()
-watcher.addEventListener("message", (event) => {
-  for (const match of String(event.data).matchAll(/echo:([\w-]+) t=(\d+)/g)) {
+watcher?.addEventListener("message", (event) => {
+  for (const match of String(event.data).matchAll(/echo:([\w-]+) t=/g)) {
     if (match[1] === undefined || echoesAtWatcher.has(match[1])) continue
     echoesAtWatcher.set(match[1], Date.now())
-    echoesPrinted.set(match[1], Number(match[2]))
   }
 })
 
@@ -151,11 +154,12 @@ const probe = async (target: Page, tag: string, count: number) => {
   const times: Array<number> = []
   const serverTimes: Array<number> = []
   const botTimes: Array<number> = []
+  const maikitTimes: Array<number> = []
   for (let n = 0; n < count; n++) {
     const sentAt = Date.now()
     // The echo, or flood output printed after the line was typed: when a flood is faster than the page, the
     // server skips what the page cannot show in time, the echo too if more than a backlog follows it.
-    times.push(await target.evaluate(`new Promise((resolve) => {
+    const echo = await target.evaluate(`new Promise((resolve) => {
       const socket = window.__sockets.findLast((s) => s.readyState === 1)
       const wanted = "echo:${tag}-${n}"
       const started = performance.now()
@@ -166,16 +170,24 @@ const probe = async (target: Page, tag: string, count: number) => {
         const newest = Number(stamps.at(-1)?.[1] ?? 0)
         if (!text.includes(wanted) && newest <= sentAt) return
         socket.removeEventListener("message", onMessage)
-        resolve(performance.now() - started)
+        const printed = new RegExp(wanted + " t=(\\\\d+)").exec(text)
+        resolve({
+          time: performance.now() - started,
+          sentAt,
+          arrivedAt: Date.now(),
+          printedAt: printed === null ? null : Number(printed[1])
+        })
       }
       socket.addEventListener("message", onMessage)
       socket.send(JSON.stringify({ type: "input", data: "${tag}-${n}\\r" }))
-    })`) as number)
+    })`) as { time: number; sentAt: number; arrivedAt: number; printedAt: number | null }
+    times.push(echo.time)
     serverTimes.push((echoesAtWatcher.get(`${tag}-${n}`) ?? Number.NaN) - sentAt)
-    botTimes.push((echoesPrinted.get(`${tag}-${n}`) ?? Number.NaN) - sentAt)
+    botTimes.push(echo.printedAt === null ? Number.NaN : echo.printedAt - echo.sentAt)
+    maikitTimes.push(echo.printedAt === null ? Number.NaN : echo.arrivedAt - echo.printedAt)
     await sleep(250)
   }
-  return { times, serverTimes, botTimes }
+  return { times, serverTimes, botTimes, maikitTimes }
 }
 
 const frameWatch = `window.__maxGap = 0; { let last = performance.now(); const tick = (now) => { window.__maxGap = Math.max(window.__maxGap, now - last); last = now; if (!window.__stopFrames) requestAnimationFrame(tick) }; window.__stopFrames = false; requestAnimationFrame(tick) }`
@@ -206,9 +218,11 @@ const floodOnce = async (tag: string) => {
   await page.evaluate(endWatch)
   await page.evaluate(`window.__sockets.findLast((s) => s.readyState === 1).send(JSON.stringify({ type: "input", data: "flood ${floodMb}\\r" }))`)
   const during = await probe(page, tag, probes)
-  console.log(`${tag}, each probe's echo (ms) at the page: ${listed(during.times)}; at the Node client: ${
-    listed(during.serverTimes)
-  }; printed by the bot: ${listed(during.botTimes)}`)
+  console.log(`${tag}, each probe's echo (ms) at the page: ${listed(during.times)}; printed by the bot: ${
+    listed(during.botTimes)
+  }; from its print to the page: ${listed(during.maikitTimes)}${
+    watcher === undefined ? "" : `; at the Node client: ${listed(during.serverTimes)}`
+  }`)
   await page.waitForFunction("window.__floodShown !== undefined", undefined, { timeout: 120_000, polling: 100 })
   const shownAfter = (await page.evaluate("window.__floodShown") as number) / 1000
   const maxGap = await page.evaluate("window.__maxGap") as number
@@ -219,7 +233,7 @@ const heapAfterOne = await heapMb()
 const second = await floodOnce("flood2")
 const heapAfterTwo = await heapMb()
 
-watcher.close()
+watcher?.close()
 await browser.close()
 server.kill("SIGINT")
 
@@ -232,22 +246,29 @@ const during = [...first.during.times, ...second.during.times]
 // An echo the watcher itself fell too far behind to get (skipped for it) is left out.
 const duringAtServer = [...first.during.serverTimes, ...second.during.serverTimes].filter(Number.isFinite)
 const duringAtBot = [...first.during.botTimes, ...second.during.botTimes].filter(Number.isFinite)
+const duringInMaiKit = [...first.during.maikitTimes, ...second.during.maikitTimes].filter(Number.isFinite)
 if (process.env["BENCH_VERBOSE"] === "1") console.log({ idle, first: first.during, second: second.during, consoleTimes, baselineTimes })
 printTable(`Terminal flooded with ${floodMb} MB (ms; echo of a typed line reaching the page)`, ["", "median", "max", "ratio (median)"], [
   ["idle (baseline)", format(median(idle.times), 1), format(Math.max(...idle.times), 1), "1.00"],
   ["during the flood", format(median(during), 1), format(Math.max(...during), 1), format(median(during) / median(idle.times), 2)],
   [
-    `during the flood, at a Node client of the same terminal (the server's part; ${duringAtServer.length} of ${during.length})`,
-    format(median(duringAtServer), 1),
-    format(Math.max(...duringAtServer), 1),
-    ""
-  ],
-  [
     `during the flood, printed by the bot (its own part; ${duringAtBot.length} of ${during.length})`,
     format(median(duringAtBot), 1),
     format(Math.max(...duringAtBot), 1),
     ""
-  ]
+  ],
+  [
+    `during the flood, from the bot's print to the page (MaiKit's part; ${duringInMaiKit.length} of ${during.length})`,
+    format(median(duringInMaiKit), 1),
+    format(Math.max(...duringInMaiKit), 1),
+    ""
+  ],
+  ...(watcher === undefined ? [] : [[
+    `during the flood, at a Node client of the same terminal (the bot's and the server's part; ${duringAtServer.length} of ${during.length})`,
+    format(median(duringAtServer), 1),
+    format(Math.max(...duringAtServer), 1),
+    ""
+  ]])
 ])
 printTable("Page while flooded", ["", "flood 1", "flood 2"], [
   ["end of the flood on screen after (s)", format(first.shownAfter, 2), format(second.shownAfter, 2)],
