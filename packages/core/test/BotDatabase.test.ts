@@ -6,7 +6,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as BotDatabase from "../src/launcher/BotDatabase.ts"
-import * as CountThread from "../src/launcher/internal/countThread.ts"
+import * as ReadThread from "../src/launcher/internal/readThread.ts"
 import * as InstanceRegistry from "../src/launcher/InstanceRegistry.ts"
 import * as Database from "../src/platform/Database.ts"
 import { checkout, type Checkout, emojiRow, emotions, type Generation } from "./fixtures/maibotTree.ts"
@@ -221,8 +221,8 @@ describe.each(["0.x", "1.x"] as const)("BotDatabase over MaiBot %s", (generation
     }).pipe(Effect.provide(layer())))
 
   it.each([
-    ["counted on one thread", {}],
-    ["counted in halves with the count thread", { parallelCountRows: 1 }]
+    ["read on one thread", {}],
+    ["read in halves with the read thread", { parallelScanRows: 1 }]
   ] as const)("pages and totals are SQLite's own ORDER BY, whatever order the times were recorded in, %s (property)", async (_, options) => {
     // Times that follow the ids (as a bot records them), reversed, or scrambled, with ties, mixed storage
     // classes and (1.x) NULLs: every intruder case of the one-pass search, and its fallback to SQLite's sort.
@@ -287,7 +287,7 @@ describe.each(["0.x", "1.x"] as const)("BotDatabase over MaiBot %s", (generation
     }
   }, 60_000)
 
-  it.live("a bot process writing the database keeps working while MaiKit reads and writes it (counts in halves)", () =>
+  it.live("a bot process writing the database keeps working while MaiKit reads and writes it (read in halves)", () =>
     Effect.gen(function*() {
       const tree = checkout(generation, { emoji: 2000, persons: 100 })
       const id = yield* register(tree.dir)
@@ -322,7 +322,7 @@ describe.each(["0.x", "1.x"] as const)("BotDatabase over MaiBot %s", (generation
       assert.isAbove(operations, 20)
       const live = yield* service.emoji.count(id, { description_like: "运行中写入" })
       assert.strictEqual(live, stats.inserted)
-    }).pipe(Effect.provide(layer({ parallelCountRows: 1 }))), 30_000)
+    }).pipe(Effect.provide(layer({ parallelScanRows: 1 }))), 30_000)
 })
 
 describe("BotDatabase without a usable database", () => {
@@ -375,34 +375,38 @@ describe("BotDatabase without a usable database", () => {
     }).pipe(Effect.provide(layer())))
 })
 
-describe("BotDatabase's count thread", () => {
-  it.live("counts on its own connections once started, answers None where it cannot, and stops with its scope", () =>
+describe("BotDatabase's read thread", () => {
+  it.live("reads on its own connections once started, answers None where it cannot, and stops with its scope", () =>
     Effect.gen(function*() {
       const small = checkout("0.x", { emoji: 300, persons: 0 })
       const large = checkout("1.x", { emoji: 900, persons: 0 })
-      const thread = yield* CountThread.make({ busyTimeout: 1000, mmapSize: 0 })
-      const ask = (file: string, identity: string, sql: string, params: ReadonlyArray<unknown>) =>
-        Effect.flatten(thread.count(file, identity, [sql, params]))
-      const countSmall = ask(small.database as string, "small", "SELECT COUNT(*) AS total FROM emoji WHERE id < ?", [101])
-      // Until it has loaded the driver, callers count on their own.
+      const thread = yield* ReadThread.make({ busyTimeout: 1000, mmapSize: 0 })
+      const first = (file: string, identity: string, sql: string, params: ReadonlyArray<unknown>) =>
+        Effect.flatten(thread.first(file, identity, [sql, params]))
+      const countSmall = first(small.database as string, "small", "SELECT COUNT(*) AS total FROM emoji WHERE id < ?", [101])
+      // Until it has loaded the driver, callers read on their own.
       const answers = [yield* countSmall]
-      while (Option.isNone(answers.at(-1) as Option.Option<CountThread.Counts>) && answers.length < 500) {
+      while (Option.isNone(answers.at(-1) as Option.Option<unknown>) && answers.length < 500) {
         yield* Effect.sleep(10)
         answers.push(yield* countSmall)
       }
       assert.deepStrictEqual(answers.at(-1), Option.some({ total: 100 }))
-      const both = yield* ask(
+      const both = yield* first(
         large.database as string,
         "large",
         "SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE image_type = 'IMAGE') AS pictures FROM images WHERE id >= ?",
         [1]
       )
       assert.deepStrictEqual(both, Option.some({ total: 900, pictures: 180 }))
-      assert.deepStrictEqual(yield* ask(large.database as string, "large", "SELECT COUNT(*) FROM nowhere", []), Option.none())
+      const newest = yield* Effect.flatten(
+        thread.all(large.database as string, "large", ["SELECT id FROM images WHERE id < ? ORDER BY id DESC LIMIT 3", [500]])
+      )
+      assert.deepStrictEqual(newest, Option.some([{ id: 499 }, { id: 498 }, { id: 497 }]))
+      assert.deepStrictEqual(yield* first(large.database as string, "large", "SELECT COUNT(*) FROM nowhere", []), Option.none())
       thread.forget("small")
       assert.deepStrictEqual(yield* countSmall, Option.some({ total: 100 }))
-      const missing = Path.join(tempDir("count-thread"), "MaiBot.db")
-      assert.deepStrictEqual(yield* ask(missing, "missing", "SELECT 1 AS one", []), Option.none())
+      const missing = Path.join(tempDir("read-thread"), "MaiBot.db")
+      assert.deepStrictEqual(yield* first(missing, "missing", "SELECT 1 AS one", []), Option.none())
       assert.isFalse(Fs.existsSync(missing), "the thread never creates a database")
     }).pipe(Effect.scoped), 20_000)
 })

@@ -4,8 +4,8 @@
  * `internal/botTables.ts`). The bot keeps running while MaiKit reads and writes: one connection per instance,
  * opened on first use without changing the journal mode (both generations run WAL), a busy timeout instead of
  * failing on the bot's lock, one statement per transaction, every statement parameterised and prepared once per
- * connection (the SQLite client's statement cache). A search's total over a large table is counted in halves,
- * the older one on a second thread with its own read connection (`internal/countThread.ts`). MaiKit never creates
+ * connection (the SQLite client's statement cache). A search over a large table reads it in halves, the older
+ * one on a second thread with its own connection (`internal/readThread.ts`). MaiKit never creates
  * the file. With `BotConfigFiles`, this is the architecture's ResourceStore.
  */
 import { Clock, Context, Effect, Exit, Layer, Option, Scope, Semaphore } from "effect"
@@ -19,7 +19,7 @@ import { BotDatabaseError, BotDatabaseUnavailable, BotRecordNotFound, BotRecordR
 import { InstanceRegistry } from "./InstanceRegistry.ts"
 import type { InstanceNotFound, InstanceRegistryError } from "./InstanceRegistryError.ts"
 import * as BotLayout from "./internal/botLayout.ts"
-import * as CountThread from "./internal/countThread.ts"
+import * as ReadThread from "./internal/readThread.ts"
 import {
   unavailable,
   failed,
@@ -187,10 +187,11 @@ export interface Options {
   /** Milliseconds a statement waits for the bot's lock. Default 3000 (MaiBot 1.x itself waits 1000). */
   readonly busyTimeout?: number | undefined
   /**
-   * A count (a search's total) over at least this many row ids is split between this thread and a second one
-   * (started on first use), each counting half. Default 20,000; `Infinity` keeps every count on this thread.
+   * A search's pass (its walk to the newest matches, its total) over at least this many row ids is split between
+   * this thread and a second one (started on first use), each reading half. Default 20,000; `Infinity` keeps
+   * every pass on this thread.
    */
-  readonly parallelCountRows?: number | undefined
+  readonly parallelScanRows?: number | undefined
 }
 
 const databasePath = (instancePath: string) => Path.join(instancePath, "data", "MaiBot.db")
@@ -210,8 +211,8 @@ const personTable = (instanceId: string, connection: Connection) =>
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const registry = yield* InstanceRegistry
   const busyTimeout = options.busyTimeout ?? 3000
-  const parallelCountRows = options.parallelCountRows ?? 20_000
-  const countThread = yield* CountThread.make({ busyTimeout, mmapSize: SqliteClient.defaultMmapSize })
+  const parallelScanRows = options.parallelScanRows ?? 20_000
+  const readThread = yield* ReadThread.make({ busyTimeout, mmapSize: SqliteClient.defaultMmapSize })
   const connections = new Map<string, Connection>()
   const opening = Semaphore.makeUnsafe(1)
 
@@ -225,7 +226,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const connect = (instanceId: string, path: string, identity: string) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      yield* Scope.addFinalizer(scope, Effect.sync(() => countThread.forget(identity)))
+      yield* Scope.addFinalizer(scope, Effect.sync(() => readThread.forget(identity)))
       const opened = yield* SqliteClient.make({
         filename: path,
         fileMustExist: true,
@@ -281,8 +282,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           ? Tables.emojiMap(generation, images, imagesIndexed)
           : Tables.emojiMap(generation, emoji, emojiIndexed),
         person: person.length === 0 ? undefined : Tables.personMap(person, personIndexed),
-        countThread,
-        parallelCountRows
+        readThread,
+        parallelScanRows
       } satisfies Connection
     })
 

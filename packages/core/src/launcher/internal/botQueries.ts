@@ -9,7 +9,7 @@ import type * as Statement from "effect/sql/Statement"
 import type { EmojiFilter, Generation, Page, PageResult, PersonFilter } from "../BotDatabase.ts"
 import { BotDatabaseError, BotDatabaseUnavailable, BotRecordNotFound, BotRecordRejected } from "../BotDatabaseError.ts"
 import * as Tables from "./botTables.ts"
-import type * as CountThread from "./countThread.ts"
+import type * as ReadThread from "./readThread.ts"
 
 /** Pages are capped at this many records. */
 export const maxLimit = 1000
@@ -25,9 +25,9 @@ export interface Connection {
   readonly generation: Generation
   readonly emoji: Tables.TableMap<Tables.EmojiField>
   readonly person: Tables.TableMap<Tables.PersonField> | undefined
-  readonly countThread: CountThread.CountThread
-  /** Counts over at least this many ids are split with the count thread. */
-  readonly parallelCountRows: number
+  readonly readThread: ReadThread.ReadThread
+  /** Passes over at least this many ids are split with the read thread. */
+  readonly parallelScanRows: number
 }
 
 const nonEmpty = (value: string | null | undefined): value is string => typeof value === "string" && value !== ""
@@ -137,11 +137,26 @@ const newestFirst = (a: Keyed, b: Keyed) => {
 }
 
 /**
+ * Where a pass over the ids below `below` (every id when it is undefined) splits between the read thread (the
+ * ids below the middle) and this one (the rest); undefined when the span is shorter than `parallelScanRows`. The
+ * thread's snapshot is its own, taken in the same milliseconds: only the bot changing older rows in those
+ * milliseconds could tell the two apart, and a new row (a higher id) always falls in this thread's half.
+ */
+const middleOf = (connection: Connection, table: Statement.Identifier, below: number | undefined) =>
+  Effect.gen(function*() {
+    const { sql } = connection
+    // Each in its own subquery: SQLite reads a lone min() or max() off the end of the table's tree, but scans
+    // the whole table for the two together.
+    const [bounds] = yield* sql<{ readonly low: number | null; readonly high: number | null }>`SELECT
+      (SELECT min(id) FROM ${table}) AS low, (SELECT max(id) FROM ${table}) AS high`
+    if (bounds === undefined || bounds.low === null || bounds.high === null) return undefined
+    const upper = below ?? bounds.high + 1
+    return upper - bounds.low < connection.parallelScanRows ? undefined : bounds.low + Math.floor((upper - bounds.low) / 2)
+  })
+
+/**
  * One row of counts (aggregates that add up) over the rows of `table` matching `where` whose ids are below
- * `below` (every row when it is undefined). Over a span of at least `parallelCountRows` ids, the count thread
- * counts the older half while this thread counts the newer one. Its snapshot is its own, taken in the same
- * milliseconds; only the bot changing older rows in those milliseconds could tell the two apart, and a new row
- * (a higher id) always falls in this thread's half.
+ * `below` (every row when it is undefined), in halves with the read thread over a large table.
  */
 const countsOf = <Counts extends Readonly<Record<string, number>>>(
   connection: Connection,
@@ -154,19 +169,13 @@ const countsOf = <Counts extends Readonly<Record<string, number>>>(
     const { sql } = connection
     const over = (range: Statement.Fragment) => sql<Counts>`SELECT ${counts} FROM ${table} WHERE ${where} AND ${range}`
     const first = (rows: ReadonlyArray<Counts>) => rows[0] as Counts
-    const whole = () => Effect.map(over(below === undefined ? sql.literal("1 = 1") : sql`id < ${below}`), first)
-    // Each in its own subquery: SQLite reads a lone min() or max() off the end of the table's tree, but scans
-    // the whole table for the two together.
-    const [bounds] = yield* sql<{ readonly low: number | null; readonly high: number | null }>`SELECT
-      (SELECT min(id) FROM ${table}) AS low, (SELECT max(id) FROM ${table}) AS high`
-    if (bounds === undefined || bounds.low === null || bounds.high === null) return yield* whole()
-    const upper = below ?? bounds.high + 1
-    if (upper - bounds.low < connection.parallelCountRows) return yield* whole()
-    const middle = bounds.low + Math.floor((upper - bounds.low) / 2)
+    const belowClause = below === undefined ? sql.literal("1 = 1") : sql`id < ${below}`
+    const middle = yield* middleOf(connection, table, below)
+    if (middle === undefined) return first(yield* over(belowClause))
     const older = over(sql`id < ${middle}`)
-    const olderThere = yield* connection.countThread.count(connection.file, connection.identity, older.compile())
-    const newer = first(yield* over(below === undefined ? sql`id >= ${middle}` : sql`id >= ${middle} AND id < ${below}`))
-    const olderCounts = Option.getOrUndefined(yield* olderThere) ?? first(yield* older)
+    const olderThere = yield* connection.readThread.first(connection.file, connection.identity, older.compile())
+    const newer = first(yield* over(sql`id >= ${middle} AND ${belowClause}`))
+    const olderCounts = (Option.getOrUndefined(yield* olderThere) as Counts | undefined) ?? first(yield* older)
     return Object.fromEntries(
       Object.entries(newer).map(([name, value]) => [name, Number(value) + Number(olderCounts[name] ?? 0)])
     ) as Counts
@@ -227,9 +236,26 @@ export const pageOf = <Field extends string>(
     // all they must do to belong on the page, since they lose every tie on id. Bots record newer emoji and people
     // with later times, so there are usually none and the walked matches hold the page; when there are, a few are
     // merged and many are left to SQLite's sort.
+    /**
+     * The `wanted` matches with the highest ids (all of them when there are fewer). Over a large table the read
+     * thread walks the older half while this thread walks the newer one: when the matches are sparse, the walk
+     * is most of the pass; when they are dense, the older half is not needed and its walk stops early.
+     */
+    const newestMatches = Effect.gen(function*() {
+      const walk = (range: Statement.Fragment) =>
+        sql<Keyed>`SELECT id, ${key} AS k FROM ${table} WHERE ${where} AND ${range} ORDER BY id DESC LIMIT ${wanted}`
+      const middle = yield* middleOf(connection, table, undefined)
+      if (middle === undefined) return yield* walk(sql.literal("1 = 1"))
+      const older = walk(sql`id < ${middle}`)
+      const olderThere = yield* connection.readThread.all(connection.file, connection.identity, older.compile())
+      const newer = yield* walk(sql`id >= ${middle}`)
+      if (newer.length >= wanted) return newer
+      const olderWalked = (Option.getOrUndefined(yield* olderThere) as ReadonlyArray<Keyed> | undefined) ?? (yield* older)
+      return newer.concat(olderWalked).slice(0, wanted)
+    })
+
     const onePass = Effect.gen(function*() {
-      const walked = yield* sql<Keyed>`SELECT id, ${key} AS k FROM ${table} WHERE ${where}
-        ORDER BY id DESC LIMIT ${wanted}`
+      const walked = yield* newestMatches
       const ranked = walked.toSorted(newestFirst)
       if (walked.length < wanted) {
         return result(yield* rowsOf(ranked.slice(offset, wanted).map((row) => row.id)), walked.length)

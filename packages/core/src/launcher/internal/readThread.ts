@@ -1,31 +1,35 @@
 /**
- * A second thread that counts rows of a bot's database, so that a count over a large table (a search's total
- * needs one pass over every row, about 130 ns a row on this kind of machine) runs on two cores: the caller
- * counts the newer half of the ids while this thread counts the older half, each on its own connection.
+ * A second thread that reads a bot's database, so that a pass over a large table (a search's total needs one
+ * over every row, about 130 ns a row on this kind of machine) runs on two cores: the caller reads the newer half
+ * of the ids while this thread reads the older half, each on its own connection.
  *
  * The thread is plain `node:worker_threads` code given as source text: it needs nothing but the SQLite driver,
  * whose path it is handed, so it runs the same from the sources, the built package and the bundled CLI, with
  * no entry file to ship or resolve. It starts on first use and answers only once it has loaded the driver;
- * until then, and after it failed, callers get `None` and count on their own thread, as they would without it.
+ * until then, and after it failed, callers get `None` and read on their own thread, as they would without it.
  */
 import { Deferred, Effect, Option } from "effect"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import { Worker } from "node:worker_threads"
 
-export type Counts = Readonly<Record<string, number>>
+export type Row = Readonly<Record<string, unknown>>
 
-export interface CountThread {
-  /**
-   * Sends one aggregate statement (compiled SQL and its parameters, one row of numbers as its answer) to run on
-   * `file`, and returns at once what awaits its row: `None` when the thread is not there to run it, or failed.
-   * `identity` names the file's current version; a new one closes the thread's connection to an older one.
-   */
-  readonly count: (
-    file: string,
-    identity: string,
-    statement: readonly [string, ReadonlyArray<unknown>]
-  ) => Effect.Effect<Effect.Effect<Option.Option<Counts>>>
+/** A statement compiled for SQLite: its SQL and its parameters. */
+export type Compiled = readonly [string, ReadonlyArray<unknown>]
+
+/**
+ * Sends one statement to run on `file`, and returns at once what awaits its answer: `None` when the thread is
+ * not there to run it, or it failed. `identity` names the file's current version; a new one closes the thread's
+ * connection to an older one.
+ */
+type Ask<A> = (file: string, identity: string, statement: Compiled) => Effect.Effect<Effect.Effect<Option.Option<A>>>
+
+export interface ReadThread {
+  /** The statement's first row (`undefined` when none). */
+  readonly first: Ask<Row | undefined>
+  /** Every row of the statement. */
+  readonly all: Ask<ReadonlyArray<Row>>
   /** Closes the thread's connection to this version of a file, if it has one. */
   readonly forget: (identity: string) => void
 }
@@ -33,7 +37,7 @@ export interface CountThread {
 interface Reply {
   readonly id?: number
   readonly ready?: true
-  readonly row?: Counts
+  readonly answer?: Row | ReadonlyArray<Row> | undefined
   readonly error?: string
 }
 
@@ -67,7 +71,8 @@ parentPort.on("message", (message) => {
       statement = connection.db.prepare(message.sql)
       connection.statements.set(message.sql, statement)
     }
-    parentPort.postMessage({ id: message.id, row: statement.get(...message.params) })
+    const answer = message.all ? statement.all(...message.params) : statement.get(...message.params)
+    parentPort.postMessage({ id: message.id, answer })
   } catch (error) {
     parentPort.postMessage({ id: message.id, error: String(error && error.message || error) })
   }
@@ -79,7 +84,7 @@ const send = (thread: Worker, message: object) =>
   // oxlint-disable-next-line require-post-message-target-origin -- a worker thread's port has no origin
   thread.postMessage(message)
 
-/** After this many threads that died, counts stay on the caller's thread. */
+/** After this many threads that died, reads stay on the caller's thread. */
 const maxFailures = 3
 
 export interface Options {
@@ -91,7 +96,7 @@ export interface Options {
 export const make = (options: Options) =>
   Effect.gen(function*() {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3")
-    const pending = new Map<number, Deferred.Deferred<Option.Option<Counts>>>()
+    const pending = new Map<number, Deferred.Deferred<Option.Option<unknown>>>()
     let worker: Worker | undefined
     let ready = false
     let failures = Os.availableParallelism() > 1 ? 0 : maxFailures
@@ -113,7 +118,7 @@ export const make = (options: Options) =>
         const deferred = pending.get(reply.id as number)
         if (deferred === undefined) return
         pending.delete(reply.id as number)
-        Deferred.doneUnsafe(deferred, Effect.succeed(reply.row === undefined ? Option.none() : Option.some(reply.row)))
+        Deferred.doneUnsafe(deferred, Effect.succeed(reply.error === undefined ? Option.some(reply.answer) : Option.none()))
       })
       // An error event is followed by exit; exit alone (terminated, out of memory) ends the thread too.
       thread.on("error", () => undefined)
@@ -136,17 +141,20 @@ export const make = (options: Options) =>
       })
     )
 
-    const thread: CountThread = {
-      count: (file, identity, [sql, params]) =>
-        Effect.sync(() => {
-          if (worker === undefined && failures < maxFailures) start()
-          if (worker === undefined || !ready) return Effect.succeedNone
-          const id = nextId++
-          const deferred = Deferred.makeUnsafe<Option.Option<Counts>>()
-          pending.set(id, deferred)
-          send(worker, { id, file, identity, sql, params })
-          return Deferred.await(deferred)
-        }),
+    const ask = <A>(all: boolean): Ask<A> => (file, identity, [sql, params]) =>
+      Effect.sync(() => {
+        if (worker === undefined && failures < maxFailures) start()
+        if (worker === undefined || !ready) return Effect.succeedNone
+        const id = nextId++
+        const deferred = Deferred.makeUnsafe<Option.Option<unknown>>()
+        pending.set(id, deferred)
+        send(worker, { id, file, identity, sql, params, all })
+        return Deferred.await(deferred) as Effect.Effect<Option.Option<A>>
+      })
+
+    const thread: ReadThread = {
+      first: ask(false),
+      all: ask(true),
       forget: (identity) => {
         if (worker !== undefined) send(worker, { forget: identity })
       }
