@@ -230,12 +230,6 @@ export const pageOf = <Field extends string>(
         ) ORDER BY ${orderColumn === "id" ? sql`id DESC` : sql`${key} DESC, id DESC`}`
     }
 
-    // One pass over the table in all but unusual cases. The walk takes the matches with the highest ids; when they
-    // are all the matches, the page comes from them. Otherwise the rest of the table is counted in the same pass
-    // that looks for intruders: older rows (lower ids) whose key ranks above the `wanted`-th walked match, which is
-    // all they must do to belong on the page, since they lose every tie on id. Bots record newer emoji and people
-    // with later times, so there are usually none and the walked matches hold the page; when there are, a few are
-    // merged and many are left to SQLite's sort.
     /**
      * The `wanted` matches with the highest ids (all of them when there are fewer). Over a large table the read
      * thread walks the older half while this thread walks the newer one: when the matches are sparse, the walk
@@ -254,6 +248,12 @@ export const pageOf = <Field extends string>(
       return newer.concat(olderWalked).slice(0, wanted)
     })
 
+    // One pass over the table in all but unusual cases. The walk takes the matches with the highest ids; when they
+    // are all the matches, the page comes from them. Otherwise the rest of the table is counted in the same pass
+    // that looks for intruders: older rows (lower ids) whose key ranks above the `wanted`-th walked match, which is
+    // all they must do to belong on the page, since they lose every tie on id. Bots record newer emoji and people
+    // with later times, so there are usually none and the walked matches hold the page; when there are, a few are
+    // merged and many are left to SQLite's sort.
     const onePass = Effect.gen(function*() {
       const walked = yield* newestMatches
       const ranked = walked.toSorted(newestFirst)
@@ -275,9 +275,12 @@ export const pageOf = <Field extends string>(
         oldest
       )
       const total = wanted + rest.total
-      const intruders = !lookedUp ? rest.intruders ?? 0 : orderColumn === "id" ? 0 : (yield* sql<{ readonly intruders: number }>`
-        SELECT COUNT(*) AS intruders FROM ${table} WHERE ${key} > ${last} AND ${where} AND +id < ${oldest}`)[0]
-        ?.intruders ?? 0
+      const lookUpIntruders = Effect.map(
+        sql<{ readonly intruders: number }>`SELECT COUNT(*) AS intruders FROM ${table}
+          WHERE ${key} > ${last} AND ${where} AND +id < ${oldest}`,
+        (rows) => rows[0]?.intruders ?? 0
+      )
+      const intruders = !lookedUp ? rest.intruders ?? 0 : orderColumn === "id" ? 0 : yield* lookUpIntruders
       if (intruders > intruderLimit) return result(yield* sortedPage(total), total)
       const merged = intruders === 0 ? ranked : ranked.concat(
         yield* sql<Keyed>`SELECT id, ${key} AS k FROM ${table} WHERE ${where} AND id < ${oldest} AND ${outranks}`
@@ -293,7 +296,8 @@ export const pageOf = <Field extends string>(
       return result(yield* sortedPage(total), total)
     })
 
-    // One read transaction, so the count and the page come from the same snapshot while the bot writes.
+    // One read transaction, so what this thread reads comes from one snapshot while the bot writes (over a large
+    // table, the read thread's half comes from its own; see `middleOf`).
     return yield* sql.withTransaction(
       page.count !== false && wanted > 0 && wanted <= onePassLimit ? onePass : countThenSort
     )
