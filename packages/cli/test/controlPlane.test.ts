@@ -164,7 +164,7 @@ describe("the maikit binary", () => {
       yield* Effect.addFinalizer(() =>
         Effect.promise(() =>
           new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve()
+            if (child.exitCode !== null || child.signalCode !== null) return resolve()
             child.once("exit", () => resolve())
             child.kill("SIGINT")
           })

@@ -85,7 +85,7 @@ export const serve = (
         // A request that reaches the port before the server has attached its handler is never answered: retry.
         const up = await api("/api/v1/system/health", { signal: AbortSignal.timeout(1000) }).then((response) => response.ok, () => false)
         if (up) break
-        if (attempt > 300 || child.exitCode !== null) {
+        if (attempt > 300 || child.exitCode !== null || child.signalCode !== null) {
           throw new Error(`maikit serve did not start: ${Fs.readFileSync(Path.join(dataDir, "serve.log"), "utf8")}`)
         }
         await new Promise((wait) => setTimeout(wait, 100))
@@ -99,7 +99,8 @@ export const serve = (
 export const stop = (server: Server) =>
       Effect.promise(() =>
         new Promise<void>((resolve) => {
-          if (server.child.exitCode !== null) return resolve()
+          // A process killed by a signal keeps `exitCode` null: its exit already happened all the same.
+          if (server.child.exitCode !== null || server.child.signalCode !== null) return resolve()
           server.child.once("exit", () => resolve())
           server.child.kill("SIGINT")
           setTimeout(() => server.child.kill("SIGKILL"), 8000).unref()
