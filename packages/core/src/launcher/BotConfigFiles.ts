@@ -249,7 +249,6 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
     return lock.withPermit(effect)
   }
 
-
   const locate = Effect.fn("BotConfigFiles.locate")(function*(instanceId: string, file: ConfigFile) {
     const instance = yield* registry.get(instanceId)
     const generation = yield* Effect.promise(() => BotLayout.detectGeneration(instance.path))
@@ -287,11 +286,6 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
     return { instanceId, file, path: confined.real, root, template, generation } satisfies Location
   })
 
-
-
-
-
-
   const documentOf = (location: Location, text: string, version: string = History.versionOf(text)) => {
     const cached = documents.get(location.path)
     if (cached?.version === version) return Effect.succeed(cached.document)
@@ -323,7 +317,6 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
       templates.set(path, { stamp, document: parsed.success })
       return parsed.success
     })
-
 
   const read = Effect.fn("BotConfigFiles.read")(function*(instanceId: string, file: ConfigFile) {
     const location = yield* locate(instanceId, file)
