@@ -136,23 +136,29 @@ const newestFirst = (a: Keyed, b: Keyed) => {
   return b.id - a.id
 }
 
+/** A table's lowest and highest row id; undefined when it is empty. */
+type IdRange = { readonly low: number; readonly high: number } | undefined
+
+const idRangeOf = (connection: Connection, table: Statement.Identifier) =>
+  Effect.map(
+    // Each in its own subquery: SQLite reads a lone min() or max() off the end of the table's tree, but scans
+    // the whole table for the two together.
+    connection.sql<{ readonly low: number | null; readonly high: number | null }>`SELECT
+      (SELECT min(id) FROM ${table}) AS low, (SELECT max(id) FROM ${table}) AS high`,
+    ([row]): IdRange => row === undefined || row.low === null || row.high === null ? undefined : { low: row.low, high: row.high }
+  )
+
 /**
  * Where a pass over the ids below `below` (every id when it is undefined) splits between the read thread (the
  * ids below the middle) and this one (the rest); undefined when the span is shorter than `parallelScanRows`. The
  * thread's snapshot is its own, taken in the same milliseconds: only the bot changing older rows in those
  * milliseconds could tell the two apart, and a new row (a higher id) always falls in this thread's half.
  */
-const middleOf = (connection: Connection, table: Statement.Identifier, below: number | undefined) =>
-  Effect.gen(function*() {
-    const { sql } = connection
-    // Each in its own subquery: SQLite reads a lone min() or max() off the end of the table's tree, but scans
-    // the whole table for the two together.
-    const [bounds] = yield* sql<{ readonly low: number | null; readonly high: number | null }>`SELECT
-      (SELECT min(id) FROM ${table}) AS low, (SELECT max(id) FROM ${table}) AS high`
-    if (bounds === undefined || bounds.low === null || bounds.high === null) return undefined
-    const upper = below ?? bounds.high + 1
-    return upper - bounds.low < connection.parallelScanRows ? undefined : bounds.low + Math.floor((upper - bounds.low) / 2)
-  })
+const middleOf = (connection: Connection, ids: IdRange, below: number | undefined): number | undefined => {
+  if (ids === undefined) return undefined
+  const upper = below ?? ids.high + 1
+  return upper - ids.low < connection.parallelScanRows ? undefined : ids.low + Math.floor((upper - ids.low) / 2)
+}
 
 /**
  * One row of counts (aggregates that add up) over the rows of `table` matching `where` whose ids are below
@@ -163,14 +169,15 @@ const countsOf = <Counts extends Readonly<Record<string, number>>>(
   table: Statement.Identifier,
   counts: Statement.Fragment,
   where: Statement.Fragment,
-  below: number | undefined
+  below: number | undefined,
+  ids: IdRange
 ) =>
   Effect.gen(function*() {
     const { sql } = connection
     const over = (range: Statement.Fragment) => sql<Counts>`SELECT ${counts} FROM ${table} WHERE ${where} AND ${range}`
     const first = (rows: ReadonlyArray<Counts>) => rows[0] as Counts
     const belowClause = below === undefined ? sql.literal("1 = 1") : sql`id < ${below}`
-    const middle = yield* middleOf(connection, table, below)
+    const middle = middleOf(connection, ids, below)
     if (middle === undefined) return first(yield* over(belowClause))
     const older = over(sql`id < ${middle}`)
     const olderThere = yield* connection.readThread.first(connection.file, connection.identity, older.compile())
@@ -235,10 +242,10 @@ export const pageOf = <Field extends string>(
      * thread walks the older half while this thread walks the newer one: when the matches are sparse, the walk
      * is most of the pass; when they are dense, the older half is not needed and its walk stops early.
      */
-    const newestMatches = Effect.gen(function*() {
+    const newestMatches = (ids: IdRange) => Effect.gen(function*() {
       const walk = (range: Statement.Fragment) =>
         sql<Keyed>`SELECT id, ${key} AS k FROM ${table} WHERE ${where} AND ${range} ORDER BY id DESC LIMIT ${wanted}`
-      const middle = yield* middleOf(connection, table, undefined)
+      const middle = middleOf(connection, ids, undefined)
       if (middle === undefined) return yield* walk(sql.literal("1 = 1"))
       const older = walk(sql`id < ${middle}`)
       const olderThere = yield* connection.readThread.all(connection.file, connection.identity, older.compile())
@@ -255,7 +262,8 @@ export const pageOf = <Field extends string>(
     // with later times, so there are usually none and the walked matches hold the page; when there are, a few are
     // merged and many are left to SQLite's sort.
     const onePass = Effect.gen(function*() {
-      const walked = yield* newestMatches
+      const ids = yield* idRangeOf(connection, table)
+      const walked = yield* newestMatches(ids)
       const ranked = walked.toSorted(newestFirst)
       if (walked.length < wanted) {
         return result(yield* rowsOf(ranked.slice(offset, wanted).map((row) => row.id)), walked.length)
@@ -272,7 +280,8 @@ export const pageOf = <Field extends string>(
         table,
         lookedUp ? sql`COUNT(*) AS total` : sql`COUNT(*) AS total, COUNT(*) FILTER (WHERE ${outranks}) AS intruders`,
         where,
-        oldest
+        oldest,
+        ids
       )
       const total = wanted + rest.total
       const lookUpIntruders = Effect.map(
@@ -291,7 +300,14 @@ export const pageOf = <Field extends string>(
     const countThenSort = Effect.gen(function*() {
       const total = page.count === false
         ? null
-        : (yield* countsOf<{ readonly total: number }>(connection, table, sql`COUNT(*) AS total`, where, undefined)).total
+        : (yield* countsOf<{ readonly total: number }>(
+          connection,
+          table,
+          sql`COUNT(*) AS total`,
+          where,
+          undefined,
+          yield* idRangeOf(connection, table)
+        )).total
       if (total !== null && offset >= total) return result([], total)
       return result(yield* sortedPage(total), total)
     })
@@ -305,8 +321,11 @@ export const pageOf = <Field extends string>(
 
 export const countOf = (instanceId: string, connection: Connection, map: Tables.TableMap<string>, clauses: Array<Statement.Fragment>) => {
   const { sql } = connection
-  return countsOf<{ readonly total: number }>(connection, sql(map.table), sql`COUNT(*) AS total`, whereOf(sql, map, clauses), undefined)
-    .pipe(Effect.map((counts) => counts.total), Effect.mapError(failed(instanceId, "count")))
+  const table = sql(map.table)
+  return Effect.flatMap(
+    idRangeOf(connection, table),
+    (ids) => countsOf<{ readonly total: number }>(connection, table, sql`COUNT(*) AS total`, whereOf(sql, map, clauses), undefined, ids)
+  ).pipe(Effect.map((counts) => counts.total), Effect.mapError(failed(instanceId, "count")))
 }
 
 export const oneBy = <Field extends string>(
