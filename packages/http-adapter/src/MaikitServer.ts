@@ -490,6 +490,11 @@ export interface ListenOptions {
    * their own, smaller limits below it. Default 1 MiB (the `ws` default, 100 MiB, would be buffered first).
    */
   readonly maxWebSocketMessageBytes?: number
+  /**
+   * How long a stopping server lets open requests finish before it closes their connections: a request that
+   * never ends by itself (an SSE stream) would otherwise hold the stop until its client leaves. Default 2000 ms.
+   */
+  readonly shutdownGraceMs?: number
 }
 
 /**
@@ -500,27 +505,39 @@ export const layer = <const Families extends ReadonlyArray<ApiFamily.ApiFamily<u
   options: Options<Families, MountsR> & ListenOptions
 ) => {
   const listening = { ...options, listenHost: options.listenHost ?? options.host }
-  const server = Layer.unwrap(Effect.gen(function*() {
+  return Layer.unwrap(Effect.gen(function*() {
     const policy = yield* policyOf(listening)
     const fastRoutes = yield* fastRoutesOf(listening)
-    return HttpRouter.serve(routesWith(listening, policy), {
+    let node: Http.Server | Https.Server | undefined
+    const server = HttpRouter.serve(routesWith(listening, policy), {
       disableLogger: true,
       disableListenLog: true,
       routerConfig: { ignoreTrailingSlash: true }
     }).pipe(
       Layer.provide(serverBodyLimit(options)),
-      Layer.provideMerge(NodeHttpServer.layer(() => laneServer(options.tls, (fallback) => makeLane(listening, policy, fastRoutes, fallback)), {
-        host: options.host,
-        port: options.port,
-        websocket: { maxPayload: options.maxWebSocketMessageBytes ?? 1024 * 1024 }
-      }))
+      Layer.provideMerge(NodeHttpServer.layer(
+        () => (node = laneServer(options.tls, (fallback) => makeLane(listening, policy, fastRoutes, fallback))),
+        {
+          host: options.host,
+          port: options.port,
+          websocket: { maxPayload: options.maxWebSocketMessageBytes ?? 1024 * 1024 }
+        }
+      ))
     )
+    // Built after the server, so that its finalizer runs first: the server's own waits for connections to end.
+    const goodbye = Layer.effectDiscard(Effect.addFinalizer(() =>
+      Effect.andThen(
+        Effect.forEach(options.mounts ?? [], (mount) => mount.shutdown ?? Effect.void, { discard: true }),
+        Effect.sync(() => {
+          const stopping = node
+          if (stopping === undefined) return
+          const timer = setTimeout(() => stopping.closeAllConnections(), options.shutdownGraceMs ?? 2_000).unref()
+          stopping.once("close", () => clearTimeout(timer))
+        })
+      )
+    ))
+    return goodbye.pipe(Layer.provideMerge(server))
   }))
-  // Built after the server, so that its finalizer runs first: the server's own waits for connections to end.
-  const goodbye = Layer.effectDiscard(Effect.addFinalizer(() =>
-    Effect.forEach(options.mounts ?? [], (mount) => mount.shutdown ?? Effect.void, { discard: true })
-  ))
-  return goodbye.pipe(Layer.provideMerge(server))
 }
 
 /** What a host's own `node:http` server hands to MaiKit. */

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { HttpServer } from "effect/http"
+import * as Http from "node:http"
 import * as Net from "node:net"
 import { eventually, payloadOf, sharedMosquitto, subscriber, uniqueName } from "../../core/test/helpers/mqtt.ts"
 import { MaikitServer, StatusRelay } from "../src/index.ts"
@@ -436,4 +438,36 @@ describe("status relay: bad input", () => {
       assert.isBelow(preflight.status, 300)
       assert.strictEqual(preflight.headers.get("access-control-allow-origin"), "http://localhost:5173")
     }).pipe(Effect.scoped))
+})
+
+describe("the relay's server when it stops", () => {
+  it.live("a stopping server closes an SSE stream, which never ends by itself, once its grace is over", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        MaikitServer.layer({ families: [StatusRelay.family], host: "127.0.0.1", port: 0, shutdownGraceMs: 300 })
+          .pipe(Layer.provideMerge(services(fresh()))),
+        scope
+      )
+      const address = Context.get(context, HttpServer.HttpServer).address
+      const port = address._tag === "UnixPathAddress" ? 0 : address.port
+      const closed = new Promise<void>((resolve) => {
+        Http.get({ host: "127.0.0.1", port, path: "/api/events", agent: false }, (response) => {
+          response.resume()
+          response.once("close", () => resolve())
+        })
+      })
+      yield* Effect.promise(async () => {
+        while ((await fetch(`http://127.0.0.1:${port}/api/health`).then(() => true, () => false)) === false) {
+          await new Promise((wait) => setTimeout(wait, 20))
+        }
+      })
+      yield* Effect.sleep(200)
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("10 seconds"))
+      yield* Effect.promise(() => closed)
+      const took = Date.now() - started
+      assert.isAtLeast(took, 250, "open requests get their grace")
+      assert.isBelow(took, 5_000, `stopped in ${took} ms`)
+    }), 20_000)
 })
