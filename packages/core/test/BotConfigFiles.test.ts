@@ -353,6 +353,24 @@ describe("BotConfigFiles", () => {
       assert.strictEqual(unknown._tag, "InstanceNotFound")
     })))
 
+
+  it.effect("a FIFO or a folder where a config file should be is refused at once, not waited on", () =>
+    run(Effect.gen(function*() {
+      const tree = checkout("0.x", false)
+      const config = Path.join(tree.dir, "config", "bot_config.toml")
+      Fs.rmSync(config)
+      ChildProcess.execFileSync("mkfifo", [config])
+      const id = yield* register(tree)
+      const service = yield* files
+      const fifo = yield* Effect.flip(service.read(id, "bot"))
+      assert.strictEqual(fifo._tag, "ConfigFileError")
+      assert.include(fifo.message, "not a regular file")
+      Fs.rmSync(config)
+      Fs.mkdirSync(config)
+      const folder = yield* Effect.flip(service.write(id, "bot", { bot: { nickname: "x" } }))
+      assert.strictEqual(folder._tag, "ConfigFileError")
+      assert.include(folder.message, "not a regular file")
+    })))
   it.live("a write that fails on a full disk leaves the old file whole and no temporary file", () => {
     const dataDir = tempDir("config-files-data")
     return Effect.gen(function*() {

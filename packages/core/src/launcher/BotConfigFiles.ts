@@ -9,7 +9,7 @@
  */
 import { Clock, Context, Effect, Layer, Result, Schema, Semaphore } from "effect"
 import { createTwoFilesPatch } from "diff"
-import * as Fs from "node:fs/promises"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { MaikitConfig } from "../platform/MaikitConfig.ts"
 import {
@@ -192,18 +192,28 @@ const invalid = (location: Location, problem: Toml.SyntaxProblem) =>
 const valueInvalid = (location: Location, key: string, reason: string) =>
   new ConfigValueInvalid({ instanceId: location.instanceId, file: location.file, path: location.path, key, reason })
 
-/** The file's text, or `undefined` when it does not exist. */
+/**
+ * The file's text, or `undefined` when it does not exist. Read synchronously, as a write's other small steps are
+ * (see `atomicFile`); opened non-blocking, so a FIFO where a config file should be cannot hang the thread.
+ */
 const readText = (location: Location, path: string = location.path) =>
-  Effect.tryPromise({
-    try: async () => {
-      const stat = await Fs.stat(path).catch((cause: unknown) => {
+  Effect.try({
+    try: () => {
+      let handle: number
+      try {
+        handle = Fs.openSync(path, Fs.constants.O_RDONLY | Fs.constants.O_NONBLOCK)
+      } catch (cause) {
         if (errnoOf(cause) === "ENOENT") return undefined
         throw cause
-      })
-      if (stat === undefined) return undefined
-      if (!stat.isFile()) throw new Error("not a regular file")
-      if (stat.size > maxFileBytes) throw new Error(`larger than ${maxFileBytes} bytes`)
-      return Fs.readFile(path, "utf8")
+      }
+      try {
+        const stat = Fs.fstatSync(handle)
+        if (!stat.isFile()) throw new Error("not a regular file")
+        if (stat.size > maxFileBytes) throw new Error(`larger than ${maxFileBytes} bytes`)
+        return Fs.readFileSync(handle, "utf8")
+      } finally {
+        Fs.closeSync(handle)
+      }
     },
     catch: fileError(location, "read")
   })
@@ -219,13 +229,7 @@ const createFromTemplate = (location: Location) =>
   Effect.gen(function*() {
     const text = location.template === null ? undefined : yield* readText(location, location.template)
     if (text === undefined) return undefined
-    yield* Effect.tryPromise({
-      try: async () => {
-        await Fs.mkdir(Path.dirname(location.path), { recursive: true })
-        await writeAtomic(location.path, text)
-      },
-      catch: fileError(location, "write")
-    })
+    yield* Effect.tryPromise({ try: () => writeAtomic(location.path, text), catch: fileError(location, "write") })
     return text
   })
 
@@ -305,7 +309,13 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
     Effect.gen(function*() {
       if (location.template === null || location.file === "env") return undefined
       const path = location.template
-      const stat = yield* Effect.promise(() => Fs.stat(path).catch(() => undefined))
+      const stat = yield* Effect.sync(() => {
+        try {
+          return Fs.statSync(path, { throwIfNoEntry: false })
+        } catch {
+          return undefined
+        }
+      })
       if (stat === undefined || !stat.isFile()) return undefined
       const stamp = `${stat.mtimeMs}:${stat.size}`
       const cached = templates.get(path)
@@ -411,20 +421,14 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
           return { ...location, version, saved: null, changed: false } satisfies WriteResult
         }
         const now = yield* Clock.currentTimeMillis
-        const kept = existing === undefined || currentVersion === null ? undefined : yield* Effect.tryPromise({
+        const kept = existing === undefined || currentVersion === null ? undefined : yield* Effect.try({
           try: () => History.save(historyRoot, instanceId, file, location.path, currentVersion, now),
           catch: fileError(location, "backup")
         })
-        yield* Effect.tryPromise({
-          try: async () => {
-            await Fs.mkdir(Path.dirname(location.path), { recursive: true })
-            await writeAtomic(location.path, text)
-          },
-          catch: fileError(location, "write")
-        }).pipe(
-          Effect.tapError(() => kept === undefined ? Effect.void : Effect.promise(() => History.remove(kept.path)))
+        yield* Effect.tryPromise({ try: () => writeAtomic(location.path, text), catch: fileError(location, "write") }).pipe(
+          Effect.tapError(() => kept === undefined ? Effect.void : Effect.sync(() => History.remove(kept.path)))
         )
-        yield* Effect.tryPromise({
+        yield* Effect.try({
           try: () => History.prune(historyRoot, instanceId, file, keep),
           catch: fileError(location, "history")
         }).pipe(Effect.catch((error) => Effect.logWarning("could not prune kept config versions", error)))

@@ -6,7 +6,7 @@
  * (the write renames a new file over it, so that inode never changes again) and copied otherwise.
  */
 import * as Crypto from "node:crypto"
-import * as Fs from "node:fs/promises"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 
 /** The version tag of a content: the first 16 hex digits of its SHA-256 (also the HTTP ETag). */
@@ -33,47 +33,60 @@ const savedAtOf = (id: string): string => {
 
 export const folder = (root: string, instanceId: string, file: string): string => Path.join(root, instanceId, file)
 
-/** Keeps `source` (whose content has version `version`) as a new version; returns its path and id. */
-export const save = async (
+/** Version ids in a folder, newest first. */
+const versionIdsIn = (directory: string): ReadonlyArray<string> => {
+  try {
+    return Fs.readdirSync(directory).filter((name) => versionIdPattern.test(name)).toSorted().toReversed()
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return []
+    throw cause
+  }
+}
+
+/**
+ * Keeps `source` (whose content has version `version`) as a new version; returns its path and id. Synchronous,
+ * like the rest of a config write's small steps (see `atomicFile`): a few system calls on small local files.
+ */
+export const save = (
   root: string,
   instanceId: string,
   file: string,
   source: string,
   version: string,
   nowMillis: number
-): Promise<{ readonly path: string; readonly id: string; readonly savedAt: string }> => {
+): { readonly path: string; readonly id: string; readonly savedAt: string } => {
   const directory = folder(root, instanceId, file)
-  await Fs.mkdir(directory, { recursive: true, mode: 0o700 })
   // Names must sort in the order of the writes, even for two writes within one millisecond.
-  const latest = (await ids(directory))[0]
+  const latest = versionIdsIn(directory)[0]
   const latestMillis = latest === undefined ? 0 : Date.parse(savedAtOf(latest))
   const id = `${stamp(Math.max(nowMillis, latestMillis + 1))}-${version}`
   const target = Path.join(directory, id)
+  const keep = () => {
+    try {
+      Fs.linkSync(source, target)
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code
+      if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw cause
+      Fs.copyFileSync(source, target, Fs.constants.COPYFILE_EXCL)
+    }
+  }
   try {
-    await Fs.link(source, target)
+    keep()
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code
-    if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw cause
-    await Fs.copyFile(source, target, Fs.constants.COPYFILE_EXCL)
+    // The first version of a file: its folder does not exist yet.
+    if ((cause as NodeJS.ErrnoException).code !== "ENOENT" || !Fs.existsSync(source)) throw cause
+    Fs.mkdirSync(directory, { recursive: true, mode: 0o700 })
+    keep()
   }
   return { path: target, id, savedAt: savedAtOf(id) }
-}
-
-/** Version ids in a folder, newest first. */
-const ids = async (directory: string): Promise<ReadonlyArray<string>> => {
-  const names = await Fs.readdir(directory).catch((cause: NodeJS.ErrnoException) => {
-    if (cause.code === "ENOENT") return [] as Array<string>
-    throw cause
-  })
-  return names.filter((name) => versionIdPattern.test(name)).toSorted().toReversed()
 }
 
 /** Versions, newest first. */
 export const list = async (root: string, instanceId: string, file: string): Promise<ReadonlyArray<SavedVersion>> => {
   const directory = folder(root, instanceId, file)
   const versions: Array<SavedVersion> = []
-  for (const id of await ids(directory)) {
-    const stat = await Fs.stat(Path.join(directory, id)).catch(() => undefined)
+  for (const id of versionIdsIn(directory)) {
+    const stat = await Fs.promises.stat(Path.join(directory, id)).catch(() => undefined)
     if (stat === undefined) continue
     versions.push({ id, savedAt: savedAtOf(id), version: id.slice(-16), size: stat.size })
   }
@@ -83,16 +96,16 @@ export const list = async (root: string, instanceId: string, file: string): Prom
 /** The content of a version, or `undefined` when there is none by that id. */
 export const read = async (root: string, instanceId: string, file: string, id: string): Promise<string | undefined> => {
   if (!versionIdPattern.test(id)) return undefined
-  return Fs.readFile(Path.join(folder(root, instanceId, file), id), "utf8").catch((cause: NodeJS.ErrnoException) => {
+  return Fs.promises.readFile(Path.join(folder(root, instanceId, file), id), "utf8").catch((cause: NodeJS.ErrnoException) => {
     if (cause.code === "ENOENT") return undefined
     throw cause
   })
 }
 
-/** Removes all but the newest `keep` versions. */
-export const prune = async (root: string, instanceId: string, file: string, keep: number): Promise<void> => {
+/** Removes all but the newest `keep` versions (synchronous, as `save`). */
+export const prune = (root: string, instanceId: string, file: string, keep: number): void => {
   const directory = folder(root, instanceId, file)
-  for (const id of (await ids(directory)).slice(keep)) await Fs.rm(Path.join(directory, id), { force: true })
+  for (const id of versionIdsIn(directory).slice(keep)) Fs.rmSync(Path.join(directory, id), { force: true })
 }
 
-export const remove = (path: string): Promise<void> => Fs.rm(path, { force: true })
+export const remove = (path: string): void => Fs.rmSync(path, { force: true })
