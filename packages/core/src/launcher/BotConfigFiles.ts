@@ -255,7 +255,7 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
 
   const locate = Effect.fn("BotConfigFiles.locate")(function*(instanceId: string, file: ConfigFile) {
     const instance = yield* registry.get(instanceId)
-    const generation = yield* Effect.promise(() => BotLayout.detectGeneration(instance.path))
+    const generation = yield* Effect.sync(() => BotLayout.detectGeneration(instance.path))
     let root = instance.path
     let path: string
     let template: string | null
@@ -273,7 +273,7 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
       template = generation === "1.x" ? null : Path.join(instance.path, templatePaths[file])
     }
     const where = { instanceId, file, path }
-    const confined = yield* Effect.tryPromise({
+    const confined = yield* Effect.try({
       try: () => BotLayout.confine(root, path),
       catch: fileError(where, "read")
     })
@@ -281,7 +281,7 @@ export const make = Effect.fnUntraced(function*(settings: Options = {}) {
       return yield* new ConfigPathEscapes({ ...where, root, resolved: confined.real })
     }
     if (template !== null) {
-      const confinedTemplate = yield* Effect.tryPromise({
+      const confinedTemplate = yield* Effect.try({
         try: () => BotLayout.confine(root, template as string),
         catch: fileError(where, "read")
       })

@@ -292,7 +292,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     Effect.gen(function*() {
       const instance = yield* registry.get(instanceId)
       const path = databasePath(instance.path)
-      const confined = yield* Effect.promise(() => BotLayout.confine(instance.path, path))
+      const confined = yield* Effect.sync(() => BotLayout.confine(instance.path, path))
       if (!confined.inside) {
         return yield* unavailable(instanceId, path, "outside", `resolves to ${confined.real}, outside the instance folder`)
       }
@@ -516,7 +516,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     const folder = yield* Effect.promise(() => Fs.stat(dataFolder).catch(() => undefined))
     const opened = yield* Effect.exit(open(instanceId))
     const failure = Exit.findErrorOption(opened)
-    const treeGeneration = yield* Effect.promise(() => BotLayout.detectGeneration(instance.path))
+    const treeGeneration = yield* Effect.sync(() => BotLayout.detectGeneration(instance.path))
     return {
       instance_id: instance.id,
       instance_name: instance.name,
