@@ -31,7 +31,7 @@ const renderRounds = Number(process.env["BENCH_CONSOLE_ROUNDS"] ?? 7)
 const probes = 12
 const consoleDir = Path.join(here, "../../packages/console")
 const cliBin = Path.join(here, "../../packages/cli/src/bin.ts")
-const fixture = Path.join(here, "../fixtures/flood-echo.cjs")
+const fixture = Path.join(here, "../../packages/core/test/fixtures/flood-echo.cjs")
 const chromiumPath = process.env["MAIKIT_TEST_CHROMIUM"] ?? "/usr/bin/chromium"
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -259,6 +259,8 @@ pump()
         await page.keyboard.type("after the flood")
         await page.keyboard.press("Enter")
         await expect.poll(() => terminal.textContent(), visible).toContain("echo:after the flood")
+        // Started by another client: the page follows the terminal's state, its header and table too.
+        await page.locator(".components-table tbody td .badge[data-state=running]").waitFor(visible)
         await check(page, errors, "14-terminal-after-flood", false)
         await page.close()
       })

@@ -57,7 +57,8 @@ export const AuthFrame = Schema.Struct({ type: Schema.Literal("auth"), token: Sc
  * MaiKit's, optional: flow control for a client that shows output more slowly than a process can print it (a
  * browser terminal). `window` turns it on: the server then keeps at most that many characters of `output` sent
  * and not yet reported `consumed` (characters of `output` data the client has shown since it connected,
- * cumulative). Output that does not fit waits in the client's bounded backlog, where the oldest is skipped.
+ * cumulative). Output that does not fit waits in the client's bounded backlog, where the oldest is skipped. For a
+ * moment after each `input` the newest output is sent beyond the window (see `expressMs`).
  */
 export const FlowFrame = Schema.Struct({
   type: Schema.Literal("flow"),
@@ -110,10 +111,22 @@ export interface Options {
   readonly replayChars?: number | undefined
   /** Most a `history_logs` frame carries (the newest part of the range), in characters. Default 1 Mi. */
   readonly historyChars?: number | undefined
+  /**
+   * How long a flow-controlled client whose window is full is waited for to report what it has shown before it is
+   * sent more anyway (a report refused by the frame rate limit must not stall its terminal). Default 1 s.
+   */
+  readonly flowStallMs?: number | undefined
 }
 
 const frameChars = 64 * 1024
-const flowStallMs = 1_000
+/**
+ * After an input, a flow-controlled client is sent the newest output at once for this long, window or not, a
+ * window at a time at most every `expressEveryMs`: what the program answers (a typed line's echo) then reaches it
+ * without waiting for the client to report what it has shown, which a page busy drawing a flood does every few
+ * dozen milliseconds. The client skips what it cannot show (as the console does).
+ */
+const expressMs = 150
+const expressEveryMs = 16
 const historyBurst = 3
 const encode = (frame: ServerFrame): string => JSON.stringify(frame)
 const errorFrame = (message: string) => encode({ type: "error", message })
@@ -233,6 +246,7 @@ export const mount = (options: Options = {}) => {
   const replayChars = options.replayChars ?? 256 * 1024
   const historyChars = options.historyChars ?? 1024 * 1024
   const backlogChars = Math.max(1, options.backlogChars ?? 256 * 1024)
+  const flowStallMs = options.flowStallMs ?? 1_000
   const goodbyes = new Set<Effect.Effect<void>>()
 
   const session = (
@@ -273,7 +287,9 @@ export const mount = (options: Options = {}) => {
       let flowWindow: number | undefined
       let sentChars = 0
       let consumedChars = 0
-      const consumed = Latch.makeUnsafe(false)
+      let expressUntil = 0
+      /** Opened by a flow report and by an input: either may let a client waiting on its window be sent more. */
+      const nudged = Latch.makeUnsafe(false)
 
       const replay = (backlog: ReadonlyArray<OutputHistory.OutputRecord>) => {
         const data = tail(backlog.map((record) => record.data).join(""), replayChars)
@@ -313,6 +329,8 @@ export const mount = (options: Options = {}) => {
       const handle = (frame: ClientFrame) => {
         switch (frame.type) {
           case "input":
+            expressUntil = Date.now() + expressMs
+            nudged.openUnsafe()
             return current.terminal.write(frame.data).pipe(
               Effect.catchTag("ComponentNotRunning", (error) =>
                 connection.send(errorFrame(`${error.component} 未运行（${error.state}），输入未送达`)))
@@ -339,7 +357,7 @@ export const mount = (options: Options = {}) => {
             return Effect.sync(() => {
               if (frame.window !== undefined) flowWindow = frame.window
               if (frame.consumed !== undefined) consumedChars = Math.max(consumedChars, frame.consumed)
-              consumed.openUnsafe()
+              nudged.openUnsafe()
             })
         }
       }
@@ -390,9 +408,16 @@ export const mount = (options: Options = {}) => {
               yield* ready.await
               ready.closeUnsafe()
             } else if (flowWindow !== undefined && sentChars - consumedChars >= flowWindow) {
-              // A report refused by the frame rate limit must not stall the terminal: after a second, go on.
-              const reported = yield* Effect.timeoutOption(consumed.await, flowStallMs)
-              consumed.closeUnsafe()
+              const expressLeft = expressUntil - Date.now()
+              if (expressLeft > 0) {
+                const { frames, chars } = framesOf(backlog.take(flowWindow))
+                sentChars += chars
+                if (!(yield* connection.sendAll(frames))) return false
+                yield* Effect.sleep(Math.min(expressEveryMs, expressLeft))
+                continue
+              }
+              const reported = yield* Effect.timeoutOption(nudged.await, flowStallMs)
+              nudged.closeUnsafe()
               if (Option.isNone(reported)) consumedChars = sentChars
             } else {
               const room = flowWindow === undefined ? undefined : flowWindow - (sentChars - consumedChars)

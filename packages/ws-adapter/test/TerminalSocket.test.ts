@@ -235,6 +235,27 @@ describe("TerminalSocket", () => {
       assert.match(client.output(), /\d{9} x{89}\r\nFLOOD-END/)
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("flow control: right after an input, its answer is sent through a full window with no report", () =>
+    Effect.gen(function*() {
+      // A client that never reports would otherwise wait a minute for anything more.
+      const { base, registry, supervisor } = yield* serveSockets({ terminal: { flowStallMs: 60_000 } })
+      const { id } = yield* registry.add(singleInstance("flood-echo", command("flood-echo.cjs"), { restart_policy: "no" }))
+      yield* supervisor.start(id)
+      const client = yield* connect(`${base}/api/v1/ws/${id}_main`)
+      yield* client.waitFor(() => client.output().includes("flood-echo ready"))
+      client.send({ type: "flow", window: 4096 })
+      client.send({ type: "input", data: "flood 1\r" })
+      yield* client.waitFor(() => client.output().length > 4096, 5_000)
+      // The flood's own moment after its input is over: the window is full and nothing is reported.
+      yield* Effect.sleep(400)
+      const before = client.output().length
+      yield* Effect.sleep(200)
+      assert.strictEqual(client.output().length, before, "a full window is held while the client reports nothing")
+      client.send({ type: "input", data: "hello\r" })
+      yield* client.waitFor(() => client.output().includes("echo:hello"), 5_000)
+      yield* supervisor.stop(id)
+    }).pipe(Effect.scoped), 30_000)
+
   it.live("with a token: the URL or a first auth frame opens the terminal; anything else is closed with 1008", () =>
     Effect.gen(function*() {
       const token = Option.some(Redacted.make("s3cret"))
