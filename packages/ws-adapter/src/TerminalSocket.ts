@@ -121,12 +121,14 @@ export interface Options {
 const frameChars = 64 * 1024
 /**
  * After an input, a flow-controlled client is sent the newest output at once for this long, window or not, a
- * window at a time at most every `expressEveryMs`: what the program answers (a typed line's echo) then reaches it
- * without waiting for the client to report what it has shown, which a page busy drawing a flood does every few
- * dozen milliseconds. The client skips what it cannot show (as the console does).
+ * window at a time at most every `expressEveryMs` and at most `expressWindows` windows in all: what the program
+ * answers (a typed line's echo) then reaches it without waiting for the client to report what it has shown, which
+ * a page busy drawing a flood does every few dozen milliseconds. The client skips what it cannot show (as the
+ * console does). The budget bounds what an input adds in flight on a slow link.
  */
 const expressMs = 150
-const expressEveryMs = 16
+const expressEveryMs = 8
+const expressWindows = 6
 const historyBurst = 3
 const encode = (frame: ServerFrame): string => JSON.stringify(frame)
 const errorFrame = (message: string) => encode({ type: "error", message })
@@ -288,6 +290,7 @@ export const mount = (options: Options = {}) => {
       let sentChars = 0
       let consumedChars = 0
       let expressUntil = 0
+      let expressChars = 0
       /** Opened by a flow report and by an input: either may let a client waiting on its window be sent more. */
       const nudged = Latch.makeUnsafe(false)
 
@@ -330,6 +333,7 @@ export const mount = (options: Options = {}) => {
         switch (frame.type) {
           case "input":
             expressUntil = Date.now() + expressMs
+            expressChars = expressWindows * (flowWindow ?? 0)
             nudged.openUnsafe()
             return current.terminal.write(frame.data).pipe(
               Effect.catchTag("ComponentNotRunning", (error) =>
@@ -409,9 +413,10 @@ export const mount = (options: Options = {}) => {
               ready.closeUnsafe()
             } else if (flowWindow !== undefined && sentChars - consumedChars >= flowWindow) {
               const expressLeft = expressUntil - Date.now()
-              if (expressLeft > 0) {
-                const { frames, chars } = framesOf(backlog.take(flowWindow))
+              if (expressLeft > 0 && expressChars > 0) {
+                const { frames, chars } = framesOf(backlog.take(Math.min(flowWindow, expressChars)))
                 sentChars += chars
+                expressChars -= chars
                 if (!(yield* connection.sendAll(frames))) return false
                 yield* Effect.sleep(Math.min(expressEveryMs, expressLeft))
                 continue
