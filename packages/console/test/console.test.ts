@@ -267,6 +267,41 @@ pump()
       yield* Effect.promise(() => server.api(`/api/v1/instance/${id}/stop`))
     }), 120_000)
 
+  it.effect("a terminal opened on a bot that printed a lot replays it whole, not cut to the flow window", () =>
+    Effect.gen(function*() {
+      const { server, context } = yield* Env
+      const folder = botFolder()
+      // 2,000 numbered lines (about 200,000 characters: several replay frames, many flow windows), then nothing.
+      Fs.writeFileSync(Path.join(folder, "bot.py"), `
+let text = ""
+for (let n = 0; n < 2000; n++) text += "replay-line-" + String(n).padStart(4, "0") + " " + "r".repeat(80) + "\\n"
+process.stdout.write(text + "REPLAY-END\\n")
+setInterval(() => {}, 1000)
+`)
+      const added = yield* Effect.promise(() =>
+        server.api("/api/v1/instances/add", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ instance_name: "replay", install_path: folder, port: 8000, version: "0.7.0", install_services: [] })
+        }).then((response) => response.json() as Promise<{ instance_id: string }>)
+      )
+      const id = added.instance_id
+      yield* Effect.promise(async () => {
+        await server.api(`/api/v1/instance/${id}/start`)
+        const { page, errors } = await openPage(context)
+        await page.goto(`${server.url}/console/instances/${id}`)
+        const terminal = page.locator(".terminal-host .xterm-rows")
+        await expect.poll(() => terminal.textContent(), visible).toContain("REPLAY-END")
+        await page.locator(".terminal-host .xterm-helper-textarea").focus()
+        for (let step = 0; step < 120; step++) await page.keyboard.press("Shift+PageUp")
+        await expect.poll(() => terminal.textContent(), visible).toContain("replay-line-0000")
+        assert.notInclude(await terminal.textContent(), "跳过", "nothing of the replay was skipped")
+        await check(page, errors, "15-terminal-replay-top", false)
+        await page.close()
+      })
+      yield* Effect.promise(() => server.api(`/api/v1/instance/${id}/stop`))
+    }), 60_000)
+
   // Last: it restarts the server.
   it.effect("a terminal comes back by itself after MaiKit restarts", () =>
     Effect.gen(function*() {
