@@ -121,14 +121,16 @@ export interface Options {
 const frameChars = 64 * 1024
 /**
  * After an input, a flow-controlled client is sent the newest output at once for this long, window or not, a
- * window at a time at most every `expressEveryMs` and at most `expressWindows` windows in all: what the program
- * answers (a typed line's echo) then reaches it without waiting for the client to report what it has shown, which
- * a page busy drawing a flood does every few dozen milliseconds. The client skips what it cannot show (as the
- * console does). The budget bounds what an input adds in flight on a slow link.
+ * window at a time at most every `expressEveryMs` and at most `expressWindows` windows in all (`expressLeastChars`
+ * at least): what the program answers (a typed line's echo) then reaches it without waiting for the client to
+ * report what it has shown, which a page busy drawing a flood does every few dozen milliseconds. The client skips
+ * what it cannot show (as the console does). The budget bounds what an input adds in flight on a slow link.
  */
 const expressMs = 150
 const expressEveryMs = 8
 const expressWindows = 6
+/** The budget's floor: a page's first window is small (it has not measured itself), and a flood's first output is old. */
+const expressLeastChars = 128 * 1024
 const historyBurst = 3
 const encode = (frame: ServerFrame): string => JSON.stringify(frame)
 const errorFrame = (message: string) => encode({ type: "error", message })
@@ -333,7 +335,7 @@ export const mount = (options: Options = {}) => {
         switch (frame.type) {
           case "input":
             expressUntil = Date.now() + expressMs
-            expressChars = expressWindows * (flowWindow ?? 0)
+            expressChars = Math.max(expressWindows * (flowWindow ?? 0), expressLeastChars)
             nudged.openUnsafe()
             return current.terminal.write(frame.data).pipe(
               Effect.catchTag("ComponentNotRunning", (error) =>
