@@ -28,25 +28,24 @@ const check = async (page: Page, errors: ReadonlyArray<string>, name: string, fu
 
 const visible = { timeout: 15_000 }
 
+/** Registers the MaiBot in `folder` through the original's route; its id. */
+const addInstance = (server: Server, name: string, folder: string, port = 8000, services: ReadonlyArray<object> = []) =>
+  server.api("/api/v1/instances/add", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ instance_name: name, install_path: folder, port, version: "0.7.0", install_services: services })
+  }).then(async (response) => ((await response.json()) as { instance_id: string }).instance_id)
+
 layer(EnvLive, { timeout: 60_000, excludeTestServices: true })("the web console against maikit serve", (it) => {
   it.effect("the dashboard, the instances, a terminal with input, and the log", () =>
     Effect.gen(function*() {
       const { server, context } = yield* Env
       const folder = botFolder()
-      const added = yield* Effect.promise(() =>
-        server.api("/api/v1/instances/add", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({
-            instance_name: "麦麦测试",
-            install_path: folder,
-            port: 8000,
-            version: "0.7.0",
-            install_services: [{ name: "napcat-ada", path: Path.join(folder, "napcat-ada"), port: 8095, run_cmd: "python main.py" }]
-          })
-        }).then((response) => response.json() as Promise<{ instance_id: string }>)
+      const id = yield* Effect.promise(() =>
+        addInstance(server, "麦麦测试", folder, 8000, [
+          { name: "napcat-ada", path: Path.join(folder, "napcat-ada"), port: 8095, run_cmd: "python main.py" }
+        ])
       )
-      const id = added.instance_id
       yield* Effect.promise(async () => {
         const { page, errors } = await openPage(context)
         await page.goto(`${server.url}/`)
@@ -189,13 +188,9 @@ layer(EnvLive, { timeout: 60_000, excludeTestServices: true })("the web console 
       const folder = botFolder()
       Fs.copyFileSync(Path.join(fixtures, "exit.mjs"), Path.join(folder, "bot.py"))
       yield* Effect.promise(async () => {
-        const added = await server.api("/api/v1/instances/add", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ instance_name: "crashy", install_path: folder, port: 8002, version: "0.7.0", install_services: [] })
-        }).then((response) => response.json() as Promise<{ instance_id: string }>)
+        const id = await addInstance(server, "crashy", folder, 8002)
         const { page, errors } = await openPage(context)
-        await page.goto(`${server.url}/console/instances/${added.instance_id}`)
+        await page.goto(`${server.url}/console/instances/${id}`)
         await page.getByRole("button", { name: "Start", exact: true }).click()
         await page.locator(".page-head .badge[data-state=crashed]").waitFor(visible)
         await page.getByText("A component crashed and is being restarted after a back-off delay.").waitFor(visible)
@@ -226,14 +221,7 @@ const pump = () => {
 }
 pump()
 `)
-      const added = yield* Effect.promise(() =>
-        server.api("/api/v1/instances/add", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ instance_name: "flood", install_path: folder, port: 8000, version: "0.7.0", install_services: [] })
-        }).then((response) => response.json() as Promise<{ instance_id: string }>)
-      )
-      const id = added.instance_id
+      const id = yield* Effect.promise(() => addInstance(server, "flood", folder))
       yield* Effect.promise(async () => {
         const { page, errors } = await openPage(context)
         // Counts the server's "skipped" notices among what the terminal's socket receives.
@@ -278,14 +266,7 @@ for (let n = 0; n < 2000; n++) text += "replay-line-" + String(n).padStart(4, "0
 process.stdout.write(text + "REPLAY-END\\n")
 setInterval(() => {}, 1000)
 `)
-      const added = yield* Effect.promise(() =>
-        server.api("/api/v1/instances/add", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ instance_name: "replay", install_path: folder, port: 8000, version: "0.7.0", install_services: [] })
-        }).then((response) => response.json() as Promise<{ instance_id: string }>)
-      )
-      const id = added.instance_id
+      const id = yield* Effect.promise(() => addInstance(server, "replay", folder))
       yield* Effect.promise(async () => {
         await server.api(`/api/v1/instance/${id}/start`)
         const { page, errors } = await openPage(context)
