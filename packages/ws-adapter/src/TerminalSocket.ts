@@ -53,17 +53,23 @@ export const ResizeFrame = Schema.Struct({
   rows: Schema.optional(Dimension)
 })
 export const AuthFrame = Schema.Struct({ type: Schema.Literal("auth"), token: Schema.String })
+/** The languages the skip notice is worded in; Chinese is the original client's. */
+export const NoticeLanguage = Schema.Literals(["zh", "en"])
+export type NoticeLanguage = typeof NoticeLanguage.Type
+
 /**
  * MaiKit's, optional: flow control for a client that shows output more slowly than a process can print it (a
  * browser terminal). `window` turns it on: the server then keeps at most that many characters of `output` sent
  * and not yet reported `consumed` (characters of `output` data the client has shown since it connected,
  * cumulative). Output that does not fit waits in the client's bounded backlog, where the oldest is skipped. For a
- * moment after each `input` the newest output is sent beyond the window (see `expressMs`).
+ * moment after each `input` the newest output is sent beyond the window (see `expressMs`). `lang` words the
+ * notice of skipped output in the client's language (Chinese until told).
  */
 export const FlowFrame = Schema.Struct({
   type: Schema.Literal("flow"),
   window: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1024, maximum: 64 * 1024 * 1024 }))),
-  consumed: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)))
+  consumed: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  lang: Schema.optional(NoticeLanguage)
 })
 
 /** What a client may send. */
@@ -154,15 +160,19 @@ const outputFrame = (event: ComponentProcess.OutputEvent): Connection.SharedText
 }
 
 /** Said in the terminal itself where output was left out, so any client shows it (colours reset first). */
-export const skippedNotice = (chars: number): string =>
-  `\r\n\x1b[0m\x1b[33m[… 输出过快，已跳过 ${chars} 个字符；完整输出见日志或“完整历史” …]\x1b[0m\r\n`
+export const skippedNotice = (chars: number, language: NoticeLanguage = "zh"): string =>
+  `\r\n\x1b[0m\x1b[33m[… ${
+    language === "en"
+      ? `output too fast: ${chars} characters skipped; the log and “Full history” have all of it`
+      : `输出过快，已跳过 ${chars} 个字符；完整输出见日志或“完整历史”`
+  } …]\x1b[0m\r\n`
 
 /**
  * A client's frames for what it is sent next (one per event, output frames shared by every client), and the
  * characters of output data they carry.
  */
-const framesOf = (taken: OutputBacklog.Taken) => {
-  const notice = taken.skippedChars > 0 ? skippedNotice(taken.skippedChars) : ""
+const framesOf = (taken: OutputBacklog.Taken, language: NoticeLanguage) => {
+  const notice = taken.skippedChars > 0 ? skippedNotice(taken.skippedChars, language) : ""
   const frames: Array<Connection.Outbound> = notice === "" ? [] : [encode({ type: "output", data: notice })]
   let chars = notice.length
   for (const event of taken.events) {
@@ -291,6 +301,7 @@ export const mount = (options: Options = {}) => {
       let flowWindow: number | undefined
       let sentChars = 0
       let consumedChars = 0
+      let noticeLanguage: NoticeLanguage = "zh"
       let expressUntil = 0
       let expressChars = 0
       /** Opened by a flow report and by an input: either may let a client waiting on its window be sent more. */
@@ -362,6 +373,7 @@ export const mount = (options: Options = {}) => {
           case "flow":
             return Effect.sync(() => {
               if (frame.window !== undefined) flowWindow = frame.window
+              if (frame.lang !== undefined) noticeLanguage = frame.lang
               if (frame.consumed !== undefined) consumedChars = Math.max(consumedChars, frame.consumed)
               nudged.openUnsafe()
             })
@@ -416,7 +428,7 @@ export const mount = (options: Options = {}) => {
             } else if (flowWindow !== undefined && sentChars - consumedChars >= flowWindow) {
               const expressLeft = expressUntil - Date.now()
               if (expressLeft > 0 && expressChars > 0) {
-                const { frames, chars } = framesOf(backlog.take(Math.min(flowWindow, expressChars)))
+                const { frames, chars } = framesOf(backlog.take(Math.min(flowWindow, expressChars)), noticeLanguage)
                 sentChars += chars
                 expressChars -= chars
                 if (!(yield* connection.sendAll(frames))) return false
@@ -428,7 +440,7 @@ export const mount = (options: Options = {}) => {
               if (Option.isNone(reported)) consumedChars = sentChars
             } else {
               const room = flowWindow === undefined ? undefined : flowWindow - (sentChars - consumedChars)
-              const { frames, chars } = framesOf(backlog.take(room))
+              const { frames, chars } = framesOf(backlog.take(room), noticeLanguage)
               sentChars += chars
               if (!(yield* connection.sendAll(frames))) return false
             }
