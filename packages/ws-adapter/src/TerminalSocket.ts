@@ -149,11 +149,14 @@ const statusFrame = (message: string, status?: ComponentProcess.ComponentStatus)
 
 /** The same output event reaches every client of a component: encoded once, the same bytes sent to all. */
 const outputFrames = new WeakMap<ComponentProcess.OutputEvent, Connection.SharedText>()
+const outputHead = Buffer.from("{\"type\":\"output\",\"data\":")
+const outputTail = Buffer.from("}")
 
+/** `encode({ type: "output", data })`, as bytes, made from the bytes the process wrote. */
 const outputFrame = (event: ComponentProcess.OutputEvent): Connection.SharedText => {
   let frame = outputFrames.get(event)
   if (frame === undefined) {
-    frame = new Connection.SharedText(encode({ type: "output", data: event.data }))
+    frame = new Connection.SharedText(Buffer.concat([outputHead, ComponentProcess.dataAsJson(event), outputTail]))
     outputFrames.set(event, frame)
   }
   return frame

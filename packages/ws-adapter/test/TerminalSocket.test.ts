@@ -79,6 +79,17 @@ describe("TerminalSocket", () => {
       assert.notInclude(client.output(), "\uFFFD")
     }).pipe(Effect.scoped))
 
+  it.live("output frames carry exactly what the process printed: escapes, quotes, colours; a bad byte as U+FFFD", () =>
+    Effect.gen(function*() {
+      const { base, registry, supervisor } = yield* serveSockets()
+      const { id } = yield* registry.add(singleInstance("escapes", command("escapes.mjs"), { restart_policy: "no" }))
+      const client = yield* connect(`${base}/api/v1/ws/${id}_main`)
+      yield* Effect.ignore(supervisor.start(id))
+      yield* client.waitFor(hasMessage("status", "main 已停止（退出码 0）"))
+      assert.include(client.output(), "\"quoted\" back\\slash \x1b[31mred\x1b[0m tab\tbell\x07del\x7f 中文🙂\r\n")
+      assert.include(client.output(), "bad \uFFFD byte\r\n")
+    }).pipe(Effect.scoped))
+
   it.live("bad session ids, unknown instances and components: an error frame, then close 1003", () =>
     Effect.gen(function*() {
       const { base, http, registry } = yield* serveSockets()

@@ -58,11 +58,14 @@ export type Inbound =
  * bytes as a text frame, where a string would be encoded again for every one of them.
  */
 export class SharedText {
-  readonly text: string
   readonly bytes: Buffer
-  constructor(text: string) {
-    this.text = text
-    this.bytes = Buffer.from(text, "utf8")
+  /** The frame's text, or its UTF-8 bytes. */
+  constructor(content: string | Buffer) {
+    this.bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content
+  }
+  /** The frame as text, for a socket that cannot send these bytes as a text frame. */
+  get text(): string {
+    return this.bytes.toString("utf8")
   }
 }
 
