@@ -21,11 +21,10 @@ import { Effect, Layer, Stream } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import * as Http from "node:http"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type * as Net from "node:net"
+import * as Net from "node:net"
 import type * as NodePty from "node-pty"
 import * as Database from "../../packages/core/src/platform/Database.ts"
 import * as InstanceRegistry from "../../packages/core/src/launcher/InstanceRegistry.ts"
@@ -107,85 +106,103 @@ interface Client {
 
 /**
  * A WebSocket client that only reads: it parses the server's (unmasked) frame headers, counts payload bytes and
- * looks for the flood's end marker across frame and chunk boundaries; it decodes nothing. Resolves once the
- * server's first frame (the connection status) arrived; `paused` clients stop reading right then.
+ * looks for the flood's end marker across frame and chunk boundaries; it decodes nothing. It reads into one
+ * buffer it reuses (`onread`): a client that got a new buffer for every read made its own garbage collector
+ * the larger part of its CPU with ten clients. Resolves once the server's first frame (the connection status)
+ * arrived; `paused` clients stop reading right then.
  */
 const openClient = (url: string, paused = false) =>
   new Promise<Client>((resolve, reject) => {
     const target = new URL(url)
-    const request = Http.request({
+    let upgraded = false
+    let response = ""
+    let tail = ""
+    let partial = Buffer.alloc(0)
+    let payloadLeft = 0
+    let opcode = 0
+    const socket = Net.connect({
       host: target.hostname,
-      port: target.port,
-      path: target.pathname,
-      headers: {
-        connection: "Upgrade",
-        upgrade: "websocket",
-        "sec-websocket-key": Crypto.randomBytes(16).toString("base64"),
-        "sec-websocket-version": "13"
-      }
-    })
-    request.once("error", reject)
-    request.once("response", (response) => reject(new Error(`no upgrade: HTTP ${response.statusCode}`)))
-    request.once("upgrade", (_response, socket: Net.Socket, head: Buffer) => {
-      let tail = ""
-      let partial = Buffer.alloc(0)
-      let payloadLeft = 0
-      let opcode = 0
-      let frames = 0
-      const client: Client = {
-        socket,
-        bytes: 0,
-        done: false,
-        closeCode: undefined,
-        reset: () => {
-          client.bytes = 0
-          client.done = false
-          tail = ""
+      port: Number(target.port),
+      onread: {
+        buffer: Buffer.allocUnsafe(64 * 1024),
+        callback: (size, buffer) => {
+          received(Buffer.from(buffer.buffer, buffer.byteOffset, size))
+          return true
         }
       }
-      const payload = (chunk: Buffer) => {
-        client.bytes += chunk.length
-        if (opcode === 8 && client.closeCode === undefined && chunk.length >= 2) client.closeCode = chunk.readUInt16BE(0)
-        // The marker ends the output, so it is near the end of its frame's payload (before `\\r\\n"}`).
-        tail = (tail + chunk.subarray(Math.max(0, chunk.length - 64)).toString("latin1")).slice(-128)
-        if (tail.includes(marker)) client.done = true
+    })
+    let frames = 0
+    const client: Client = {
+      socket,
+      bytes: 0,
+      done: false,
+      closeCode: undefined,
+      reset: () => {
+        client.bytes = 0
+        client.done = false
+        tail = ""
       }
-      const read = (data: Buffer) => {
-        let at = 0
-        while (at < data.length) {
-          if (payloadLeft > 0) {
-            const take = Math.min(payloadLeft, data.length - at)
-            payload(data.subarray(at, at + take))
-            payloadLeft -= take
-            at += take
-            continue
-          }
-          // A header is 2, 4 or 10 bytes (no mask from a server) and may be split between chunks.
-          const fresh = data.subarray(at, at + 10 - partial.length)
-          const header = partial.length === 0 ? fresh : Buffer.concat([partial, fresh])
-          const short = header.length < 2 ? -1 : (header[1] ?? 0) & 0x7f
-          const size = short === 126 ? 4 : short === 127 ? 10 : 2
-          if (short === -1 || header.length < size) {
-            partial = Buffer.from(header)
-            at = data.length
-            continue
-          }
-          at += size - partial.length
-          partial = Buffer.alloc(0)
-          opcode = (header[0] ?? 0) & 0x0f
-          payloadLeft = short === 126 ? header.readUInt16BE(2) : short === 127 ? Number(header.readBigUInt64BE(2)) : short
-          if (++frames === 1) {
-            if (paused) socket.pause()
-            resolve(client)
-          }
+    }
+    const payload = (chunk: Buffer) => {
+      client.bytes += chunk.length
+      if (opcode === 8 && client.closeCode === undefined && chunk.length >= 2) client.closeCode = chunk.readUInt16BE(0)
+      // The marker ends the output, so it is near the end of its frame's payload (before `\\r\\n"}`).
+      tail = (tail + chunk.subarray(Math.max(0, chunk.length - 64)).toString("latin1")).slice(-128)
+      if (tail.includes(marker)) client.done = true
+    }
+    const read = (data: Buffer) => {
+      let at = 0
+      while (at < data.length) {
+        if (payloadLeft > 0) {
+          const take = Math.min(payloadLeft, data.length - at)
+          payload(data.subarray(at, at + take))
+          payloadLeft -= take
+          at += take
+          continue
+        }
+        // A header is 2, 4 or 10 bytes (no mask from a server) and may be split between chunks.
+        const fresh = data.subarray(at, at + 10 - partial.length)
+        const header = partial.length === 0 ? fresh : Buffer.concat([partial, fresh])
+        const short = header.length < 2 ? -1 : (header[1] ?? 0) & 0x7f
+        const size = short === 126 ? 4 : short === 127 ? 10 : 2
+        if (short === -1 || header.length < size) {
+          partial = Buffer.from(header)
+          at = data.length
+          continue
+        }
+        at += size - partial.length
+        partial = Buffer.alloc(0)
+        opcode = (header[0] ?? 0) & 0x0f
+        payloadLeft = short === 126 ? header.readUInt16BE(2) : short === 127 ? Number(header.readBigUInt64BE(2)) : short
+        if (++frames === 1) {
+          if (paused) client.socket.pause()
+          resolve(client)
         }
       }
-      socket.on("data", read)
-      socket.on("close", () => (client.closeCode ??= 1006))
-      socket.on("error", () => {})
-      if (head.length > 0) read(head)
-    })
-    request.end()
+    }
+    /** The server's answer to the upgrade request, then its frames. */
+    const received = (data: Buffer) => {
+      if (upgraded) return read(data)
+      response += data.toString("latin1")
+      const end = response.indexOf("\r\n\r\n")
+      if (end === -1) return
+      if (!response.startsWith("HTTP/1.1 101")) return reject(new Error(`no upgrade: ${response.split("\r\n")[0]}`))
+      upgraded = true
+      read(Buffer.from(response.slice(end + 4), "latin1"))
+    }
+    socket.once("connect", () =>
+      socket.write([
+        `GET ${target.pathname} HTTP/1.1`,
+        `Host: ${target.host}`,
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        `Sec-WebSocket-Key: ${Crypto.randomBytes(16).toString("base64")}`,
+        "Sec-WebSocket-Version: 13",
+        "",
+        ""
+      ].join("\r\n")))
+    socket.on("close", () => (client.closeCode ??= 1006))
+    socket.on("error", (error) => (upgraded ? undefined : reject(error)))
   })
 
 const waitFor = async (condition: () => boolean, timeoutMs: number) => {
