@@ -61,8 +61,15 @@ describe("JsonText.quote", () => {
     )
   })
 
+  it("writes what comes before and after the literal into the same buffer", () => {
+    const quoted = quote([encoder.encode("a\"b\n"), encoder.encode("中")], encoder.encode("{\"data\":"), encoder.encode("}"))
+    assert.strictEqual(Buffer.from(quoted ?? []).toString("utf8"), JSON.stringify({ data: "a\"b\n中" }))
+  })
+
   it("grows its buffer for output that is mostly escapes", () => {
     const text = "\x1b".repeat(10_000) + "\"\\".repeat(5_000)
     assert.strictEqual(Buffer.from(quote([encoder.encode(text)]) ?? []).toString("utf8"), JSON.stringify(text))
+    const framed = quote([encoder.encode(text)], encoder.encode("["), encoder.encode("]"))
+    assert.strictEqual(Buffer.from(framed ?? []).toString("utf8"), JSON.stringify([text]))
   })
 })

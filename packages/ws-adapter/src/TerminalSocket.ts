@@ -156,7 +156,7 @@ const outputTail = Buffer.from("}")
 const outputFrame = (event: ComponentProcess.OutputEvent): Connection.SharedText => {
   let frame = outputFrames.get(event)
   if (frame === undefined) {
-    frame = new Connection.SharedText(Buffer.concat([outputHead, ComponentProcess.dataAsJson(event), outputTail]))
+    frame = new Connection.SharedText(ComponentProcess.dataAsJson(event, outputHead, outputTail))
     outputFrames.set(event, frame)
   }
   return frame

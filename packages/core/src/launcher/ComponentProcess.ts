@@ -116,14 +116,17 @@ export type OutputEvent = typeof OutputEvent.Type
 const outputBytes = new WeakMap<OutputEvent, ReadonlyArray<Uint8Array>>()
 
 /**
- * `event.data` as a JSON string literal, in UTF-8: the bytes of `JSON.stringify(event.data)`. For an event as a
- * component published it, escaped straight from the bytes its process wrote (see `internal/jsonText.ts`): a
- * fraction of the cost of stringifying the text, for adapters that send output as JSON (the terminal socket).
+ * `event.data` as a JSON string literal, in UTF-8 (the bytes of `JSON.stringify(event.data)`), between `before`
+ * and `after`, so that a JSON message around it is made in one buffer. For an event as a component published it,
+ * escaped straight from the bytes its process wrote (see `internal/jsonText.ts`): a fraction of the cost of
+ * stringifying the text, for adapters that send output as JSON (the terminal socket).
  */
-export const dataAsJson = (event: OutputEvent): Uint8Array => {
+export const dataAsJson = (event: OutputEvent, before: Uint8Array = noBytes, after: Uint8Array = noBytes): Buffer => {
   const bytes = outputBytes.get(event)
-  return (bytes === undefined ? undefined : JsonText.quote(bytes)) ?? Buffer.from(JSON.stringify(event.data))
+  return (bytes === undefined ? undefined : JsonText.quote(bytes, before, after)) ??
+    Buffer.concat([before, Buffer.from(JSON.stringify(event.data)), after])
 }
+const noBytes = new Uint8Array(0)
 
 export const StatusEvent = Schema.TaggedStruct("Status", {
   status: ComponentStatus

@@ -29,27 +29,33 @@ const mayNeedEscape = (word: number): boolean => {
   return (flagged & 0x80808080) !== 0
 }
 
+const noBytes = new Uint8Array(0)
 const viewOf = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
 /** The most one escaped word can take: four `\u00XX`. */
 const widestWord = 24
 
 /**
- * The pieces, concatenated, as a JSON string literal in UTF-8; `undefined` when they are not all valid UTF-8
- * (the caller then stringifies the decoded text, whose replacement characters the bytes do not have). Each piece
- * must end on a character boundary.
+ * The pieces, concatenated, as a JSON string literal in UTF-8, between `before` and `after` (so that a JSON message
+ * around it takes no second copy); `undefined` when they are not all valid UTF-8 (the caller then stringifies the
+ * decoded text, whose replacement characters the bytes do not have). Each piece must end on a character boundary.
  */
-export const quote = (pieces: ReadonlyArray<Uint8Array>): Buffer | undefined => {
+export const quote = (
+  pieces: ReadonlyArray<Uint8Array>,
+  before: Uint8Array = noBytes,
+  after: Uint8Array = noBytes
+): Buffer | undefined => {
   let total = 0
   for (const piece of pieces) {
     if (!isUtf8(piece)) return undefined
     total += piece.length
   }
   // Room for a line ending escaped every 16 bytes; output that needs more (colours, say) grows the buffer.
-  let out = Buffer.allocUnsafe(total + (total >>> 3) + widestWord + 2)
+  let out = Buffer.allocUnsafe(before.length + total + (total >>> 3) + widestWord + 2 + after.length)
   let view = viewOf(out)
-  let limit = out.length - widestWord - 1
-  let to = 0
+  let limit = out.length - widestWord - 1 - after.length
+  out.set(before, 0)
+  let to = before.length
   view.setUint8(to++, 0x22)
   for (const piece of pieces) {
     const bytes = viewOf(piece)
@@ -62,7 +68,7 @@ export const quote = (pieces: ReadonlyArray<Uint8Array>): Buffer | undefined => 
         out.copy(grown, 0, 0, to)
         out = grown
         view = viewOf(out)
-        limit = out.length - widestWord - 1
+        limit = out.length - widestWord - 1 - after.length
       }
       if (at < wordsEnd) {
         const word = bytes.getUint32(at, true)
@@ -82,5 +88,6 @@ export const quote = (pieces: ReadonlyArray<Uint8Array>): Buffer | undefined => 
     }
   }
   view.setUint8(to++, 0x22)
-  return out.subarray(0, to)
+  out.set(after, to)
+  return out.subarray(0, to + after.length)
 }
