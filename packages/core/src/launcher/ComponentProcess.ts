@@ -114,6 +114,7 @@ export type OutputEvent = typeof OutputEvent.Type
 
 /** The bytes a component's process wrote, for each output event the component published. */
 const outputBytes = new WeakMap<OutputEvent, ReadonlyArray<Uint8Array>>()
+const noBytes = new Uint8Array(0)
 
 /**
  * `event.data` as a JSON string literal, in UTF-8 (the bytes of `JSON.stringify(event.data)`), between `before`
@@ -126,7 +127,6 @@ export const dataAsJson = (event: OutputEvent, before: Uint8Array = noBytes, aft
   return (bytes === undefined ? undefined : JsonText.quote(bytes, before, after)) ??
     Buffer.concat([before, Buffer.from(JSON.stringify(event.data)), after])
 }
-const noBytes = new Uint8Array(0)
 
 export const StatusEvent = Schema.TaggedStruct("Status", {
   status: ComponentStatus
