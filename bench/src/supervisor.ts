@@ -1,6 +1,7 @@
 /**
  * The instance supervisor, in one run:
- * 1. Throughput: a component writes BENCH_FLOOD_MB (100) MB of 100-byte lines on its PTY, recorded to its
+ * 1. Throughput: a component writes BENCH_FLOOD_MB (100) MB of 100-byte lines on its PTY (ASCII, or with
+ *    BENCH_FLOOD_TEXT=zh 24 Chinese characters a line, as MaiBot's logs), recorded to its
  *    history and drained to terminal WebSocket clients (the server in its own process), with 1 client and with
  *    10, against the baseline: bare node-pty spawning the same program and only reading it, in the same run.
  *    Targets: ≥ 0.8 of the baseline with 1 client, ≥ 0.5 with 10. For context, the same program with stdout on
@@ -40,6 +41,8 @@ const startRuns = Number(process.env["BENCH_STARTS"] ?? 15)
 const instanceCount = Number(process.env["BENCH_INSTANCES"] ?? 100)
 const fixtures = Path.join(here, "../../packages/core/test/fixtures")
 const flood = Path.join(fixtures, "flood.mjs")
+const floodText = process.env["BENCH_FLOOD_TEXT"] === "zh" ? "zh" : "ascii"
+const floodArgs = [flood, String(floodMb), ...(floodText === "zh" ? ["zh"] : [])]
 const floodBytes = floodMb * 1_000_000 + "FLOOD-END\n".length
 const marker = "FLOOD-END"
 
@@ -56,7 +59,7 @@ const bareChildProcess = () =>
   new Promise<number>((resolve) => {
     const devNull = Fs.openSync("/dev/null", "w")
     const started = performance.now()
-    const child = spawn(process.execPath, [flood, String(floodMb)], { stdio: ["ignore", devNull, "inherit"] })
+    const child = spawn(process.execPath, floodArgs, { stdio: ["ignore", devNull, "inherit"] })
     child.once("exit", () => {
       Fs.closeSync(devNull)
       resolve((performance.now() - started) / 1000)
@@ -71,7 +74,7 @@ const hasScript = spawnSync("script", ["--version"]).status === 0
 const kernelPty = () =>
   new Promise<number>((resolve) => {
     const started = performance.now()
-    const command = [process.execPath, flood, String(floodMb)].map((word) => `'${word}'`).join(" ")
+    const command = [process.execPath, ...floodArgs].map((word) => `'${word}'`).join(" ")
     const child = spawn("script", ["-qc", command, "/dev/null"], { stdio: ["ignore", "pipe", "inherit"] })
     let tail = ""
     child.stdout.on("data", (chunk: Buffer) => {
@@ -87,7 +90,7 @@ const kernelPty = () =>
 const barePty = () =>
   new Promise<number>((resolve) => {
     const started = performance.now()
-    const pty = Pty.spawn(process.execPath, [flood, String(floodMb)], { cols: 80, rows: 25, cwd: Os.tmpdir(), encoding: null })
+    const pty = Pty.spawn(process.execPath, floodArgs, { cols: 80, rows: 25, cwd: Os.tmpdir(), encoding: null })
     let tail = ""
     pty.onData((chunk: string | Buffer) => {
       tail = (tail + chunk.toString()).slice(-64)
@@ -215,7 +218,8 @@ const waitFor = async (condition: () => boolean, timeoutMs: number) => {
 }
 
 const server = await startServer("supervisor", Path.join(here, "servers/supervisor-server.ts"), {
-  BENCH_FLOOD_MB: String(floodMb)
+  BENCH_FLOOD_MB: String(floodMb),
+  BENCH_FLOOD_TEXT: floodText
 })
 const http = `http://127.0.0.1:${server.port}`
 const listed = (await (await fetch(`${http}/api/v1/instances`)).json()) as { instances: Array<{ id: string }> }
@@ -309,7 +313,7 @@ const row = (path: string, seconds: ReadonlyArray<number>, target = "") => [
   target
 ]
 printTable(
-  `Throughput: ${floodMb} MB of lines through a PTY, ${rounds} alternating rounds, medians`,
+  `Throughput: ${floodMb} MB of ${floodText === "zh" ? "Chinese " : ""}lines through a PTY, ${rounds} alternating rounds, medians`,
   ["path", "seconds", "MB/s", "ratio vs bare node-pty", "target"],
   [
     row("bare node-pty, read only (baseline)", baseline),

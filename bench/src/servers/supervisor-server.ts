@@ -1,6 +1,7 @@
 /**
  * The candidate of `supervisor.ts`: MaiKit's launcher instance routes and terminal WebSocket on a loopback port,
- * with one registered instance, `flood`, whose MaiBot writes BENCH_FLOOD_MB of 100-byte lines and exits.
+ * with one registered instance, `flood`, whose MaiBot writes BENCH_FLOOD_MB of 100-byte lines (BENCH_FLOOD_TEXT=zh:
+ * with Chinese text) and exits.
  * Prints `READY <port>` when listening.
  */
 import { NodeRuntime } from "@effect/platform-node"
@@ -15,6 +16,7 @@ import { Launcher, MaikitServer } from "@maikit/http-adapter"
 import { TerminalSocket } from "../../../packages/ws-adapter/src/index.ts"
 
 const megabytes = process.env["BENCH_FLOOD_MB"] ?? "100"
+const text = process.env["BENCH_FLOOD_TEXT"] === "zh" ? ["zh"] : []
 const flood = Path.join(import.meta.dirname, "../../../packages/core/test/fixtures/flood.mjs")
 const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "maikit-bench-supervisor-"))
 process.on("exit", () => Fs.rmSync(dataDir, { recursive: true, force: true }))
@@ -47,7 +49,7 @@ Effect.gen(function*() {
       kind: "main",
       path: dataDir,
       port: null,
-      command: [process.execPath, flood, megabytes].map((word) => JSON.stringify(word)).join(" "),
+      command: [process.execPath, flood, megabytes, ...text].map((word) => JSON.stringify(word)).join(" "),
       env: {},
       restart_policy: "no"
     }]
