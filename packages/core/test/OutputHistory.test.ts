@@ -101,6 +101,29 @@ describe("OutputHistory", () => {
       assert.isTrue(history.appendUnsafe(3, new Uint8Array(10)))
     }))
 
+  it.effect("release is called once both the ring and the file let go of a record, and never before", () =>
+    Effect.gen(function*() {
+      const history = yield* OutputHistory.make({ directory: tempDir("history-release"), ringBytes: 20 })
+      const released: Array<number> = []
+      const append = (timestamp: number) =>
+        history.appendUnsafe(timestamp, Buffer.from(`line ${timestamp}\n`), () => released.push(timestamp))
+      append(1)
+      append(2)
+      assert.deepStrictEqual(released, [], "queued for the file, so held")
+      yield* history.flush
+      assert.deepStrictEqual(released, [], "written, but still in the ring")
+      append(3)
+      append(4)
+      assert.deepStrictEqual(released, [1, 2], "out of the ring, and written")
+      yield* history.flush
+      assert.deepStrictEqual(released, [1, 2], "3 and 4 are the ring's")
+      history.appendUnsafe(5, Buffer.from("line 5\n"))
+      history.appendUnsafe(6, Buffer.from("line 6\n"))
+      yield* history.flush
+      assert.deepStrictEqual(released, [1, 2, 3, 4])
+      assert.strictEqual(textOf(yield* history.query({ fromMs: 0, toMs: 10 })), [1, 2, 3, 4, 5, 6].map((n) => `line ${n}\n`).join(""))
+    }))
+
   it.effect("a failing disk is reported once per distinct error and does not stop recording in the ring", () =>
     Effect.gen(function*() {
       const errors: Array<HistoryError> = []

@@ -29,6 +29,8 @@
  *   process or the other subscribers.
  *   The only brake on the process is the history file: if the disk falls more than `highWaterBytes` behind, the
  *   PTY is paused until it catches up.
+ * - The PTY lives where `ptyHost` says: on the main thread by default, on a shared PTY thread under
+ *   `InstanceSupervisor` (see `PtyHost`). Output reaches this module the same way from either.
  *
  * - Adoption: `adopt` takes over a process a killed MaiKit left running (found by its recorded pid and start time):
  *   it counts as `running` with the message "adopted: output not available until restart" (its terminal belonged
@@ -41,7 +43,6 @@
  * kill is node-pty's own, so grandchildren are not swept.
  */
 import { Cause, Deferred, Effect, Fiber, Option, Queue, Random, Result, Schema, Scope, Semaphore, Stream } from "effect"
-import type * as Pty from "node-pty"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -51,6 +52,7 @@ import * as JsonText from "./internal/jsonText.ts"
 import { completeLength } from "./internal/utf8.ts"
 import * as OutputHistory from "./OutputHistory.ts"
 import * as ProcessTree from "./ProcessTree.ts"
+import * as PtyHost from "./PtyHost.ts"
 import { ComponentNotRunning, ComponentSpawnError, type HistoryError, SubscriberOverflow } from "./SupervisorError.ts"
 
 export { ComponentNotRunning, ComponentSpawnError, SubscriberOverflow } from "./SupervisorError.ts"
@@ -209,6 +211,12 @@ export interface Spec {
    */
   readonly treeScanMs?: number | undefined
   readonly recorder?: RunRecorder | undefined
+  /**
+   * Where the PTY lives. Default: a `PtyHost.mainThread()` of this component's own. `InstanceSupervisor` shares
+   * one `PtyHost.workerThread` among all its components, so that the main thread's other work never stops a
+   * process from printing.
+   */
+  readonly ptyHost?: PtyHost.PtyHost | undefined
 }
 
 export const defaults = {
@@ -275,7 +283,7 @@ export interface ComponentProcess {
 
 interface Run {
   /** `undefined` for an adopted process: its terminal belonged to the MaiKit that died. */
-  readonly pty: Pty.IPty | undefined
+  readonly pty: PtyHost.Terminal | undefined
   readonly pid: number
   readonly runId: string
   readonly startedAt: number
@@ -293,11 +301,6 @@ const signalName = (signal: number | undefined): string | null => {
   for (const [name, value] of Object.entries(Os.constants.signals)) if (value === signal) return name
   return `SIG${signal}`
 }
-
-const hasErrorEvent = (
-  value: object
-): value is { on(event: "error", listener: (error: Error) => void): void } =>
-  typeof Reflect.get(value, "on") === "function"
 
 const isExecutableFile = (file: string): boolean => {
   try {
@@ -428,16 +431,25 @@ export const make = Effect.fnUntraced(function*(
     }
   }
 
-  const spawn = (module: typeof Pty): Run => {
+  const ptyHost = spec.ptyHost ?? PtyHost.mainThread()
+
+  const spawn = Effect.suspend(() => {
     const runId = Crypto.randomUUID()
-    const pty = module.spawn(spec.file, [...(spec.args ?? [])], {
-      name: "xterm-256color",
-      cols,
-      rows,
-      cwd: spec.cwd,
-      env: { ...env, [runIdVariable]: runId },
-      encoding: null
-    })
+    return Effect.map(
+      ptyHost.spawn({
+        component: name,
+        file: spec.file,
+        args: spec.args ?? [],
+        cwd: spec.cwd,
+        env: { ...env, [runIdVariable]: runId },
+        cols,
+        rows
+      }),
+      (pty) => watch(pty, runId)
+    )
+  })
+
+  const watch = (pty: PtyHost.Terminal, runId: string): Run => {
     const run: Run = {
       pty,
       pid: pty.pid,
@@ -449,10 +461,21 @@ export const make = Effect.fnUntraced(function*(
       known: []
     }
     let carry: Uint8Array | undefined
-    const record = (bytes: Uint8Array): void => {
-      if (bytes.length === 0) return
+    /**
+     * `release` (see `PtyHost.Terminal.onData`) goes to the history when nothing else will hold `bytes`. Output
+     * events may be held for as long as a subscriber likes, so for them the bytes are copied and the batch is
+     * released at once: a batch the garbage collector frees is one the PTY thread cannot reuse.
+     */
+    const record = (received: Uint8Array, release?: () => void): void => {
+      if (received.length === 0) {
+        release?.()
+        return
+      }
+      const shared = release !== undefined && !fanout.isEmpty
+      const bytes = shared ? Buffer.from(received) : received
+      if (shared) release()
       const timestamp = now()
-      if (!history.appendUnsafe(timestamp, bytes) && !run.paused) {
+      if (!history.appendUnsafe(timestamp, bytes, shared ? undefined : release) && !run.paused) {
         run.paused = true
         pty.pause()
         history.onDrainUnsafe(() => {
@@ -462,44 +485,32 @@ export const make = Effect.fnUntraced(function*(
       }
       publishOutput(timestamp, bytes)
     }
-    // node-pty's typings say string, but with `encoding: null` it delivers Buffers.
-    const onData = pty.onData((chunk: string | Buffer) => {
-      const received = typeof chunk === "string" ? Buffer.from(chunk) : chunk
-      const bytes = carry === undefined ? received : Buffer.concat([carry, received])
-      const cut = completeLength(bytes)
-      carry = cut < bytes.length ? bytes.subarray(cut) : undefined
-      record(bytes.subarray(0, cut))
+    pty.onData((received, release) => {
+      if (carry !== undefined) {
+        const bytes = Buffer.concat([carry, received])
+        release?.()
+        const cut = completeLength(bytes)
+        carry = cut < bytes.length ? bytes.subarray(cut) : undefined
+        return record(bytes.subarray(0, cut))
+      }
+      const cut = completeLength(received)
+      // Copied: the batch may be released, and its memory reused, while the carry waits for the next one.
+      carry = cut < received.length ? Buffer.from(received.subarray(cut)) : undefined
+      record(received.subarray(0, cut), release)
     })
-    const onExit = pty.onExit(({ exitCode, signal }) => {
+    pty.onExit(({ exitCode, signal }) => {
       // A multi-byte sequence cut off by the exit still becomes visible (as U+FFFD) instead of vanishing.
       if (carry !== undefined) record(carry)
       const at = Date.now()
       run.ended = true
       finishedRuntimeMs += at - run.startedAt
       lastExit = { code: exitCode, signal: signalName(signal), at }
-      onData.dispose()
-      onExit.dispose()
       Deferred.doneUnsafe(run.exited, Effect.succeed(lastExit))
     })
-    // node-pty rethrows socket errors nobody listens to; a dying PTY must not take the supervisor down.
-    if (hasErrorEvent(pty)) pty.on("error", () => {})
     return run
   }
 
-  let nodePty: typeof Pty | undefined
-  // Loaded on the first start, so hosts that never spawn (a relay, a control plane) need not install it.
-  const loadNodePty = Effect.suspend(() =>
-    nodePty !== undefined ? Effect.succeed(nodePty) : Effect.tryPromise({
-      try: async () => (nodePty = await import("node-pty")),
-      catch: (cause) =>
-        new ComponentSpawnError({
-          component: name,
-          message: `node-pty cannot be loaded (install it beside @maikit/core to run processes): ${String(cause)}`
-        })
-    })
-  )
-
-  /** Checks what a spawn needs, and yields the PTY module to spawn with. */
+  /** Checks what a spawn needs. */
   const preflight = Effect.suspend(() => {
     if (!Fs.existsSync(spec.cwd) || !Fs.statSync(spec.cwd).isDirectory()) {
       return Effect.fail(new ComponentSpawnError({ component: name, message: `working directory not found: ${spec.cwd}` }))
@@ -507,7 +518,7 @@ export const make = Effect.fnUntraced(function*(
     if (!findExecutable(spec.file, spec.cwd, env["PATH"])) {
       return Effect.fail(new ComponentSpawnError({ component: name, message: `command not found or not executable: ${spec.file}` }))
     }
-    return loadNodePty
+    return Effect.void
   })
 
   /**
@@ -573,11 +584,7 @@ export const make = Effect.fnUntraced(function*(
         paused: false,
         known: survivor.members
       }))
-      : Effect.flatMap(preflight, (pty) =>
-        Effect.try({
-          try: () => spawn(pty),
-          catch: (cause) => new ComponentSpawnError({ component: name, message: `cannot spawn ${spec.file}: ${String(cause)}` })
-        }))
+      : Effect.andThen(preflight, spawn)
 
   /** An adopted process is not MaiKit's child, so no exit event comes: the process table says when it is gone. */
   const watchAdopted = (run: Run, startTicks: number) =>
@@ -825,7 +832,7 @@ export const make = Effect.fnUntraced(function*(
             })
           )
         }
-        run.pty.write(typeof data === "string" ? data : Buffer.from(data))
+        run.pty.write(data)
         return Effect.void
       }),
     resize: (newCols, newRows) =>

@@ -59,6 +59,7 @@ import {
 import { MaikitConfig, type OrphanRule } from "../platform/MaikitConfig.ts"
 import type * as OutputHistory from "./OutputHistory.ts"
 import * as ProcessTree from "./ProcessTree.ts"
+import * as PtyHost from "./PtyHost.ts"
 import type { ComponentNotRunning, HistoryError, SubscriberOverflow } from "./SupervisorError.ts"
 import * as VenvCommand from "./VenvCommand.ts"
 
@@ -172,6 +173,8 @@ export interface Options {
   readonly treeScanMs?: number | undefined
   /** What to do with processes a killed MaiKit left running. Default: the configuration's `orphans` (`stop`). */
   readonly orphans?: OrphanRule | undefined
+  /** Where the components' PTYs live. Default: one `PtyHost.workerThread` for all of them. */
+  readonly ptyHost?: PtyHost.PtyHost | undefined
 }
 
 export const defaults = {
@@ -388,6 +391,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const config = yield* MaikitConfig
   const tree = yield* ProcessTree.ProcessTree
   const scope = yield* Effect.scope
+  const ptyHost = options.ptyHost ?? (yield* PtyHost.workerThread())
   const historyRoot = Path.resolve(options.historyRoot ?? Path.join(config.dataDir, "instances"))
   const startWaitMs = options.startWaitMs ?? defaults.startWaitMs
   const runtimes = new Map<string, Runtime>()
@@ -484,6 +488,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           subscriberCapacity: options.subscriberCapacity,
           treeScanMs: options.treeScanMs,
           recorder: recorderFor(instance.id, entry.component.name),
+          ptyHost,
           history: {
             directory: Path.join(historyRoot, instance.id, encodeURIComponent(entry.component.name)),
             maxFileBytes: options.history?.maxFileBytes,

@@ -64,8 +64,11 @@ export interface OutputHistory {
    * Hot path, synchronous: records one chunk, as raw bytes that end on a UTF-8 character boundary, in the ring
    * and queues it for the file; nothing is decoded or copied until someone reads. Returns `false` when the file
    * backlog is past the high-water mark: the caller should pause its source and resume from `onDrainUnsafe`.
+   * `release`, if given, is called once the history holds `bytes` no more (written to the file and out of the
+   * ring), for a caller that holds no other reference to them and wants their memory back at once rather than at
+   * the garbage collector's next pass (the PTY thread's batches). A record the history drops is not released.
    */
-  readonly appendUnsafe: (timestamp: number, bytes: Uint8Array) => boolean
+  readonly appendUnsafe: (timestamp: number, bytes: Uint8Array, release?: () => void) => boolean
   readonly onDrainUnsafe: (callback: () => void) => void
   /** The ring's content, oldest first, captured synchronously (so it can be paired with a subscription). */
   readonly recentUnsafe: () => ReadonlyArray<OutputRecord>
@@ -74,6 +77,17 @@ export interface OutputHistory {
   readonly query: (range: TimeRange) => Effect.Effect<ReadonlyArray<OutputRecord>, HistoryError>
   /** Waits until everything recorded so far has been written. */
   readonly flush: Effect.Effect<void>
+}
+
+/** A record whose bytes go back to `release` once both the ring and the file have let go of them. */
+interface HeldRecord extends ByteRecord {
+  readonly release: (() => void) | undefined
+  holders: number
+}
+
+const letGo = (record: ByteRecord): void => {
+  const held = record as HeldRecord
+  if (held.release !== undefined && --held.holders === 0) held.release()
 }
 
 /** Opens (appending to) the history in `options.directory`; the scope's end flushes and closes the file. */
@@ -96,22 +110,25 @@ export const make = Effect.fnUntraced(function*(
           maxFileBytes: Math.max(1, options.maxFileBytes ?? defaults.maxFileBytes),
           maxFiles,
           highWaterBytes: Math.max(1, options.highWaterBytes ?? defaults.highWaterBytes),
-          onError: (message) => onWriteError?.(new HistoryError({ path, message }))
+          onError: (message) => onWriteError?.(new HistoryError({ path, message })),
+          onWritten: (records) => {
+            for (const record of records) letGo(record)
+          }
         }),
       catch: (cause) => new HistoryError({ path, message: `cannot open history: ${String(cause)}` })
     }),
     (opened) => Effect.promise(() => opened.close())
   )
-  const ring = new RecordRing<ByteRecord>(Math.max(1, options.ringBytes ?? defaults.ringBytes))
+  const ring = new RecordRing<ByteRecord>(Math.max(1, options.ringBytes ?? defaults.ringBytes), letGo)
   const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
   const decode = (records: ReadonlyArray<ByteRecord>): ReadonlyArray<OutputRecord> =>
     records.map((record) => ({ timestamp: record.timestamp, data: decoder.decode(record.bytes) }))
   let last = 0
 
-  const appendUnsafe = (timestamp: number, bytes: Uint8Array): boolean => {
+  const appendUnsafe = (timestamp: number, bytes: Uint8Array, release?: () => void): boolean => {
     // Queries assume time never runs backwards within the files; a wall-clock step back must not break that.
     last = timestamp > last ? timestamp : last
-    const record = { timestamp: last, bytes }
+    const record: HeldRecord = { timestamp: last, bytes, release, holders: 2 }
     ring.push(record, bytes.length)
     return file.append(record)
   }

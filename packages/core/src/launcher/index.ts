@@ -13,6 +13,7 @@ export * as InstanceRegistry from "./InstanceRegistry.ts"
 export * as InstanceSupervisor from "./InstanceSupervisor.ts"
 export * as OutputHistory from "./OutputHistory.ts"
 export * as ProcessTree from "./ProcessTree.ts"
+export * as PtyHost from "./PtyHost.ts"
 export * as VenvCommand from "./VenvCommand.ts"
 
 // Exported by name too, for the declaration files of dependent packages (see platform/index.ts).

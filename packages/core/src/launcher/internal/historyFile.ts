@@ -12,6 +12,8 @@ export interface HistoryFileOptions {
   readonly maxFiles: number
   readonly highWaterBytes: number
   readonly onError: (message: string) => void
+  /** Told of records the file no longer holds: written, or failed to write. */
+  readonly onWritten?: ((records: ReadonlyArray<ByteRecord>) => void) | undefined
 }
 
 const newline = Buffer.from("\n")
@@ -218,11 +220,12 @@ export class HistoryFile {
       dataBytes += record.bytes.length
       count++
     }
-    this.pending.splice(0, count)
+    const records = this.pending.splice(0, count)
     this.writing = true
     Fs.writev(fd, buffers, (error, written) => {
       this.writing = false
       this.pendingBytes -= dataBytes
+      this.options.onWritten?.(records)
       if (error !== null) {
         this.tornTail = true
         this.report(`cannot write ${this.options.path}: ${error.message}`)

@@ -5,9 +5,11 @@ export class RecordRing<A> {
   private head = 0
   private bytes = 0
   private readonly capacity: number
+  private readonly onEvict: ((item: A) => void) | undefined
 
-  constructor(capacity: number) {
+  constructor(capacity: number, onEvict?: (item: A) => void) {
     this.capacity = capacity
+    this.onEvict = onEvict
   }
 
   /** The newest record is always kept, even when it alone exceeds the capacity. */
@@ -17,6 +19,7 @@ export class RecordRing<A> {
     this.bytes += size
     while (this.bytes > this.capacity && this.items.length - this.head > 1) {
       this.bytes -= this.sizes[this.head] ?? 0
+      this.onEvict?.(this.items[this.head] as A)
       this.head++
     }
     // Compact lazily so eviction stays O(1) amortised instead of shifting the arrays on every push.
