@@ -13,10 +13,11 @@
  *   `FlowFrame`). A frame that is not JSON, has an unknown `type` or bad fields, is too big or comes too fast gets
  *   an `error` frame; the connection stays.
  * - Every output frame is encoded once and the same bytes go to every client. A client that reads more slowly
- *   than the process prints never slows the process or the other clients: past `backlogChars` waiting for it,
- *   the oldest output is skipped and it gets the newest after an `output` line saying how much was left out (the
- *   history keeps everything), so its screen and a typed line's echo stay current. A client that reads nothing
- *   for `limits.drainTimeoutMs` is told so (`status`) and closed with 1013. Server shutdown: `status` `服务器正在关闭，连接即将断开。` and close 1001. Instance deleted:
+ *   than the process prints never slows the process or the other clients: once its socket has not drained for
+ *   `slowAfterMs`, past `backlogChars` waiting for it the oldest output is skipped and it gets the newest after an
+ *   `output` line saying how much was left out (the history keeps everything), so its screen and a typed line's
+ *   echo stay current. A client that keeps up gets every byte of a burst of up to `burstChars`. A client that
+ *   reads nothing for `limits.drainTimeoutMs` is told so (`status`) and closed with 1013. Server shutdown: `status` `服务器正在关闭，连接即将断开。` and close 1001. Instance deleted:
  *   `status` and close 1000.
  * - With an access token configured, the client presents it in the URL (`?token=`), a header, or a first frame
  *   `{"type":"auth","token":"…"}`; otherwise `error` and close 1008.
@@ -113,6 +114,17 @@ export interface Options {
    * its socket holds (`limits.highWaterBytes`); older output is skipped, with a notice in the terminal. Default 256 Ki.
    */
   readonly backlogChars?: number | undefined
+  /**
+   * How long a client's socket may stay above `limits.highWaterBytes` before the client counts as slower than the
+   * process, and its backlog is cut to `backlogChars`. Default 250 ms.
+   */
+  readonly slowAfterMs?: number | undefined
+  /**
+   * Output a client that keeps up may have waiting, in characters. A flood's output reaches the server in bursts
+   * (whatever the PTY thread read while the main thread was busy, a few MB at once), each more than `backlogChars`,
+   * and a client that drains its socket as fast as it is written must not lose them. Default 16 Mi.
+   */
+  readonly burstChars?: number | undefined
   /** Recent output replayed on connect, in characters. Default 256 Ki. */
   readonly replayChars?: number | undefined
   /** Most a `history_logs` frame carries (the newest part of the range), in characters. Default 1 Mi. */
@@ -263,6 +275,8 @@ export const mount = (options: Options = {}) => {
   const replayChars = options.replayChars ?? 256 * 1024
   const historyChars = options.historyChars ?? 1024 * 1024
   const backlogChars = Math.max(1, options.backlogChars ?? 256 * 1024)
+  const slowAfterMs = Math.max(0, options.slowAfterMs ?? 250)
+  const burstChars = Math.max(backlogChars, options.burstChars ?? 16 * 1024 * 1024)
   const flowStallMs = options.flowStallMs ?? 1_000
   const goodbyes = new Set<Effect.Effect<void>>()
 
@@ -404,8 +418,13 @@ export const mount = (options: Options = {}) => {
         Effect.gen(function*() {
           // A client with flow control has its window in flight; beyond that, it waits for at most another window
           // of the newest output, so its echo is never more than two windows behind.
+          let drainingSince: number | undefined
           const backlog = new OutputBacklog.OutputBacklog(() =>
-            flowWindow === undefined ? backlogChars : Math.min(backlogChars, flowWindow)
+            flowWindow !== undefined
+              ? Math.min(backlogChars, flowWindow)
+              : drainingSince !== undefined && Date.now() - drainingSince >= slowAfterMs
+              ? backlogChars
+              : burstChars
           )
           const ready = Latch.makeUnsafe(false)
           let ended: "no" | "ended" | "overflowed" = "no"
@@ -445,7 +464,10 @@ export const mount = (options: Options = {}) => {
               const room = flowWindow === undefined ? undefined : flowWindow - (sentChars - consumedChars)
               const { frames, chars } = framesOf(backlog.take(room), noticeLanguage)
               sentChars += chars
-              if (!(yield* connection.sendAll(frames))) return false
+              drainingSince = Date.now()
+              const sent = yield* connection.sendAll(frames)
+              drainingSince = undefined
+              if (!sent) return false
             }
           }
         })
