@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Exit, Scope } from "effect"
 import * as Os from "node:os"
 import * as PtyHost from "../src/launcher/PtyHost.ts"
 
@@ -108,4 +108,20 @@ describe("PtyHost.workerThread", () => {
       assert.strictEqual(exit.exitCode, 0)
       assert.isAbove(brakedBytes, before)
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("closing the host kills the PTYs still open and waits for their exits before the thread ends", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const host = yield* PtyHost.workerThread().pipe(Scope.provide(scope))
+      const terminal = yield* host.spawn(request(["-e", "process.on('SIGHUP', () => {}); setInterval(() => {}, 1000)"]))
+      const exited = yield* Deferred.make<PtyHost.TerminalExit>()
+      terminal.onData(() => undefined)
+      terminal.onExit((exit) => Deferred.doneUnsafe(exited, Effect.succeed(exit)))
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Deferred.await(exited)
+      assert.strictEqual(exit.signal, Os.constants.signals.SIGKILL)
+      assert.throws(() => process.kill(terminal.pid, 0), /ESRCH/, "killed and reaped")
+      // Had the thread ended first, node-pty's late exit report would have aborted this process by now.
+      yield* Effect.sleep(300)
+    }), 30_000)
 })

@@ -345,6 +345,9 @@ const send = (thread: Worker, command: Command, transfer: ReadonlyArray<ArrayBuf
 
 /** After this many threads that died, PTYs stay on the main thread. */
 const maxFailures = 3
+/** How long PTYs still open when the host closes have to die of SIGKILL. */
+const closeGraceMs = 2_000
+const pollMs = 20
 
 interface Pending {
   readonly request: SpawnRequest
@@ -471,12 +474,21 @@ export const workerThread = (options: WorkerThreadOptions = {}) =>
       }
     }
 
+    // node-pty reports an exit from a native thread of its own, and one that reports after this thread has ended
+    // aborts the whole process. So the thread ends only once its PTYs have: those still open are killed, and one
+    // that will not die (a process stuck in the kernel) leaves the thread running, unreferenced, until Node exits.
     yield* Effect.addFinalizer(() =>
-      Effect.promise(async () => {
+      Effect.gen(function*() {
         const thread = worker
+        if (thread === undefined) return
+        for (const id of live.keys()) send(thread, { op: "kill", id, signal: "SIGKILL" })
+        const deadline = Date.now() + closeGraceMs
+        while ((live.size > 0 || spawning.size > 0) && Date.now() < deadline) yield* Effect.sleep(pollMs)
+        const emptied = live.size === 0 && spawning.size === 0
         worker = undefined
         abandon("the PTY thread was stopped")
-        if (thread !== undefined) await thread.terminate()
+        if (emptied) yield* Effect.promise(() => thread.terminate())
+        else thread.unref()
       })
     )
 
