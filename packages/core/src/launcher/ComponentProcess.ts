@@ -49,7 +49,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Fanout } from "./internal/fanout.ts"
 import * as JsonText from "./internal/jsonText.ts"
-import { completeLength } from "./internal/utf8.ts"
+import { completeLength, sequenceLength } from "./internal/utf8.ts"
 import * as OutputHistory from "./OutputHistory.ts"
 import * as ProcessTree from "./ProcessTree.ts"
 import * as PtyHost from "./PtyHost.ts"
@@ -485,13 +485,23 @@ export const make = Effect.fnUntraced(function*(
       }
       publishOutput(timestamp, bytes)
     }
-    pty.onData((received, release) => {
+    pty.onData((batch, release) => {
+      let received = batch
       if (carry !== undefined) {
-        const bytes = Buffer.concat([carry, received])
-        release?.()
-        const cut = completeLength(bytes)
-        carry = cut < bytes.length ? bytes.subarray(cut) : undefined
-        return record(bytes.subarray(0, cut))
+        // The character the previous read cut is completed and recorded on its own, so that this batch is not
+        // copied whole (and can still be released).
+        const needed = sequenceLength(carry[0] ?? 0) - carry.length
+        let taken = 0
+        while (taken < needed && taken < received.length && ((received[taken] ?? 0) & 0xc0) === 0x80) taken++
+        const head = Buffer.concat([carry, received.subarray(0, taken)])
+        received = received.subarray(taken)
+        if (taken < needed && received.length === 0) {
+          carry = head
+          release?.()
+          return
+        }
+        carry = undefined
+        record(head)
       }
       const cut = completeLength(received)
       // Copied: the batch may be released, and its memory reused, while the carry waits for the next one.

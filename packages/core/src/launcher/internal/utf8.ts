@@ -10,8 +10,10 @@ export const completeLength = (bytes: Uint8Array): number => {
     const byte = bytes[length - back] ?? 0
     if ((byte & 0xc0) === 0x80) continue
     if (byte < 0xc0 || byte >= 0xf8) return length
-    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2
-    return needed > back ? length - back : length
+    return sequenceLength(byte) > back ? length - back : length
   }
   return length
 }
+
+/** How many bytes the UTF-8 sequence that `lead` starts has (a lead byte of 0xc0 or more). */
+export const sequenceLength = (lead: number): number => lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2
