@@ -91,3 +91,11 @@ export const quote = (
   out.set(after, to)
   return out.subarray(0, to + after.length)
 }
+
+/**
+ * Every path of `quote` runs once at load, escapes, wide characters and the buffer's growth included. Otherwise V8
+ * compiles its long loop on the stack during the first call, before the code after the loop has ever run; that
+ * code has no type feedback then, and the compiled loop was left at that point on every later call (the supervisor
+ * bench's server traced about 250 such deoptimisations per 100 MB flood, one for nearly every batch).
+ */
+quote([Buffer.from("\"\\\u0001\r\n\u001b[0m€𝄞" + "\u0001".repeat(64))], Buffer.from("{"), Buffer.from("}"))
