@@ -74,6 +74,22 @@ describe("ProcessTree", () => {
       }).pipe(Effect.provide(layer)))
   }
 
+  it.live("recentSnapshot: one pass answers everyone within shareMs, a later ask sees processes started since", () =>
+    Effect.gen(function*() {
+      const tree = yield* ProcessTree.ProcessTree
+      const first = yield* tree.recentSnapshot
+      const asked = yield* Effect.all(Array.from({ length: 50 }, () => tree.recentSnapshot), { concurrency: "unbounded" })
+      assert.isTrue(asked.every((snapshot) => snapshot === first), "the same pass")
+      const pids = yield* spawnTree
+      yield* Effect.sleep(ProcessTree.shareMs + 5)
+      const later = yield* tree.recentSnapshot
+      assert.notStrictEqual(later, first)
+      assert.isTrue(later.some((entry) => entry.pid === pids.leader))
+      assert.isFalse(first.some((entry) => entry.pid === pids.leader))
+      assert.isTrue((yield* tree.snapshot).some((entry) => entry.pid === pids.leader), "snapshot is always fresh")
+      yield* ProcessTree.killTree(pids.leader)
+    }).pipe(Effect.provide(ProcessTree.ProcessTree.layer)))
+
   it.live("killTree of a vanished root signals nothing and does not fail", () =>
     Effect.gen(function*() {
       const signalled = yield* ProcessTree.killTree(2 ** 22 + 12_345)

@@ -531,11 +531,18 @@ export const make = Effect.fnUntraced(function*(
   })
 
   /**
-   * Live members of a run's tree: the fresh snapshot's, plus any seen earlier that escaped it. An escaped pid
-   * only counts with the same start time (Linux), so a recycled pid is never mistaken for a member.
+   * Live members of a run's tree: the snapshot's, plus any seen earlier that escaped it. An escaped pid only counts
+   * with the same start time (Linux), so a recycled pid is never mistaken for a member. This takes the recent
+   * snapshot all components share, which a hundred instances stopping at once need (see `ProcessTree.shareMs`);
+   * a process it misses, forked out of the group within the last moments, is found by the polls that follow and
+   * killed with the survivors, whose list alone is taken fresh.
    */
-  const liveMembers = (run: Run, known: ReadonlyArray<ProcessTree.ProcessInfo>) =>
-    Effect.map(Effect.option(tree.snapshot), (snapshot): ReadonlyArray<ProcessTree.ProcessInfo> => {
+  const liveMembers = (
+    run: Run,
+    known: ReadonlyArray<ProcessTree.ProcessInfo>,
+    snapshotOf: Effect.Effect<ReadonlyArray<ProcessTree.ProcessInfo>, ProcessTree.ProcessTreeError> = tree.recentSnapshot
+  ) =>
+    Effect.map(Effect.option(snapshotOf), (snapshot): ReadonlyArray<ProcessTree.ProcessInfo> => {
       if (Option.isNone(snapshot)) return []
       const found = ProcessTree.membersOf(snapshot.value, run.pid)
       const pids = new Set(found.map((info) => info.pid))
@@ -569,7 +576,7 @@ export const make = Effect.fnUntraced(function*(
       else if (!ProcessTree.sendSignal(-run.pid, stopSignal) && !run.ended) ProcessTree.sendSignal(run.pid, stopSignal)
       for (const info of known) if (info.pgid !== run.pid) ProcessTree.sendSignal(info.pid, stopSignal)
       if (yield* awaitGone(run, known, stopGraceMs)) return
-      const survivors = yield* liveMembers(run, known)
+      const survivors = yield* liveMembers(run, known, tree.snapshot)
       yield* Effect.logWarning(`stop grace of ${stopGraceMs} ms elapsed; killing ${survivors.length} process(es)`).pipe(
         Effect.annotateLogs({ component: name })
       )
@@ -600,7 +607,7 @@ export const make = Effect.fnUntraced(function*(
     Effect.gen(function*() {
       while (true) {
         yield* Effect.sleep(adoptedPollMs)
-        const snapshot = yield* Effect.option(tree.snapshot)
+        const snapshot = yield* Effect.option(tree.recentSnapshot)
         if (Option.isNone(snapshot)) continue
         const leader = snapshot.value.find((info) => info.pid === run.pid)
         if (leader !== undefined && !leader.zombie && leader.startTicks === startTicks) continue
