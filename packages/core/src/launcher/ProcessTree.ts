@@ -70,7 +70,7 @@ const parsePs = (stdout: string): ReadonlyArray<ProcessInfo> => {
  * How long one pass over the process table answers `recentSnapshot`, which the supervisor polls: every running
  * component looks at its tree every couple of seconds, and every stopping one every 50 ms until its processes are
  * gone. With 100 instances stopping at once and a pass each, the passes took longer than the 50 ms between them on
- * this machine (about 400 processes), and stopping them all took 1.7–2.0 s; shared, 0.4–0.7 s.
+ * this machine (about 400 processes), and stopping them all took 1.7–2.0 s; shared, 0.4–0.8 s.
  */
 export const shareMs = 20
 
