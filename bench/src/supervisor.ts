@@ -8,7 +8,8 @@
  *    /dev/null under a bare `child_process` (no PTY at all) and under util-linux `script` (a PTY copied in C).
  *    The clients are minimal WebSocket readers (frame headers parsed, payloads counted, nothing decoded), so
  *    that the load generator's own cost stays small next to the server's on this shared machine. Rounds
- *    alternate the paths; medians.
+ *    (BENCH_FLOOD_ROUNDS, 5) alternate the paths; medians, and each round's ratio. Also the seconds the server's
+ *    threads and the baseline's spent runnable but waiting for a CPU.
  * 2. Memory (measured first, on the fresh server): one attached client that never reads while the same flood
  *    flows: the server's RSS growth (target ≤ 64 MB), and the same flood with no client as the control.
  * 3. Start-to-first-output of a component under the supervisor against a raw `child_process.spawn` and a raw
@@ -31,13 +32,15 @@ import * as Database from "../../packages/core/src/platform/Database.ts"
 import * as InstanceRegistry from "../../packages/core/src/launcher/InstanceRegistry.ts"
 import * as InstanceSupervisor from "../../packages/core/src/launcher/InstanceSupervisor.ts"
 import { MaikitConfig } from "../../packages/core/src/platform/MaikitConfig.ts"
-import { format, here, median, printTable, rounds, startServer } from "./harness.ts"
+import { format, here, median, printTable, startServer } from "./harness.ts"
 
 // node-pty is a dependency of @maikit/core, not of the bench package.
 const Pty = createRequire(new URL("../../packages/core/package.json", import.meta.url))("node-pty") as typeof NodePty
 
 const floodMb = Number(process.env["BENCH_FLOOD_MB"] ?? 100)
 const startRuns = Number(process.env["BENCH_STARTS"] ?? 15)
+/** More rounds than the HTTP runs: a flood's time on this kind of machine varies by a third from one to the next. */
+const floodRounds = Number(process.env["BENCH_FLOOD_ROUNDS"] ?? 5)
 const instanceCount = Number(process.env["BENCH_INSTANCES"] ?? 100)
 const fixtures = Path.join(here, "../../packages/core/test/fixtures")
 const flood = Path.join(fixtures, "flood.mjs")
@@ -52,6 +55,21 @@ const cpuSecondsOf = (pid: number | "self") => {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/**
+ * Seconds a process's threads have spent runnable but waiting for a CPU, from the scheduler's statistics (`0` where
+ * the kernel keeps none): on two cores, where a flood's time goes that is no process's CPU.
+ */
+const cpuWaitSecondsOf = (pid: number) => {
+  let waited = 0
+  try {
+    for (const thread of Fs.readdirSync(`/proc/${pid}/task`)) {
+      waited += Number(Fs.readFileSync(`/proc/${pid}/task/${thread}/schedstat`, "utf8").split(" ")[1] ?? 0) / 1e9
+    }
+  } catch {
+    return 0
+  }
+  return waited
+}
 const rssMbOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(Fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024
 
 /** The same program with stdout on /dev/null: seconds until it exits (off a terminal it exits when written). */
@@ -86,15 +104,18 @@ const kernelPty = () =>
     })
   })
 
-/** A PTY that is only read: seconds until the last byte arrived. */
+/** A PTY that is only read: seconds until the last byte arrived, and this process's CPU wait meanwhile. */
 const barePty = () =>
-  new Promise<number>((resolve) => {
+  new Promise<{ readonly seconds: number; readonly cpuWait: number }>((resolve) => {
     const started = performance.now()
+    const waited = cpuWaitSecondsOf(process.pid)
     const pty = Pty.spawn(process.execPath, floodArgs, { cols: 80, rows: 25, cwd: Os.tmpdir(), encoding: null })
     let tail = ""
     pty.onData((chunk: string | Buffer) => {
       tail = (tail + chunk.toString()).slice(-64)
-      if (tail.includes(marker)) resolve((performance.now() - started) / 1000)
+      if (tail.includes(marker)) {
+        resolve({ seconds: (performance.now() - started) / 1000, cpuWait: cpuWaitSecondsOf(process.pid) - waited })
+      }
     })
   })
 
@@ -240,12 +261,14 @@ const supervised = async (count: number) => {
   for (const client of clients) client.reset()
   const started = performance.now()
   const serverCpu = cpuSecondsOf(server.process.pid ?? 0)
+  const serverWait = cpuWaitSecondsOf(server.process.pid ?? 0)
   const clientCpu = cpuSecondsOf("self")
   await fetch(`${http}/api/v1/instance/${id}/start`)
   await waitFor(() => clients.every((client) => client.done || client.closeCode !== undefined), 300_000)
   const seconds = (performance.now() - started) / 1000
   const cpu = {
     server: cpuSecondsOf(server.process.pid ?? 0) - serverCpu,
+    serverWait: cpuWaitSecondsOf(server.process.pid ?? 0) - serverWait,
     clients: cpuSecondsOf("self") - clientCpu
   }
   const result = { seconds, cpu, dropped: clients.filter((client) => !client.done).length, minBytes: Math.min(...clients.map((c) => c.bytes)) }
@@ -282,15 +305,20 @@ const stalledRun = await memory(1)
 
 const fanouts = [1, 10] as const
 const baseline: Array<number> = []
+const baselineWait: Array<number> = []
 const devNull: Array<number> = []
 const kernel: Array<number> = []
 const candidates = new Map<number, Array<number>>(fanouts.map((count) => [count, []]))
-const cpuSeconds = new Map<number, Array<{ readonly server: number; readonly clients: number }>>(fanouts.map((count) => [count, []]))
+const cpuSeconds = new Map<number, Array<{ readonly server: number; readonly serverWait: number; readonly clients: number }>>(fanouts.map((count) => [count, []]))
 let dropped = 0
 const minBytes = new Map<number, number>(fanouts.map((count) => [count, Number.POSITIVE_INFINITY]))
-for (let round = 0; round < rounds; round++) {
+for (let round = 0; round < floodRounds; round++) {
   const measure = [
-    async () => baseline.push(await barePty()),
+    async () => {
+      const bare = await barePty()
+      baseline.push(bare.seconds)
+      baselineWait.push(bare.cpuWait)
+    },
     ...fanouts.map((count) => async () => {
       const result = await supervised(count)
       candidates.get(count)?.push(result.seconds)
@@ -313,7 +341,7 @@ const row = (path: string, seconds: ReadonlyArray<number>, target = "") => [
   target
 ]
 printTable(
-  `Throughput: ${floodMb} MB of ${floodText === "zh" ? "Chinese " : ""}lines through a PTY, ${rounds} alternating rounds, medians`,
+  `Throughput: ${floodMb} MB of ${floodText === "zh" ? "Chinese " : ""}lines through a PTY, ${floodRounds} alternating rounds, medians`,
   ["path", "seconds", "MB/s", "ratio vs bare node-pty", "target"],
   [
     row("bare node-pty, read only (baseline)", baseline),
@@ -325,6 +353,10 @@ printTable(
   ]
 )
 for (const count of fanouts) {
+  const perRound = (candidates.get(count) ?? []).map((seconds, round) => format((baseline[round] ?? 0) / seconds, 2))
+  console.log(`ratio in each round with ${count} client${count === 1 ? "" : "s"} (bare's time that round / MaiKit's): ${perRound.join(", ")}`)
+}
+for (const count of fanouts) {
   const used = cpuSeconds.get(count) ?? []
   console.log(`CPU seconds per flood with ${count} client${count === 1 ? "" : "s"} (median): server ${
     format(median(used.map((cpu) => cpu.server)), 2)
@@ -333,6 +365,11 @@ for (const count of fanouts) {
   } MB of frames (the whole flood is about ${format(floodBytes * 1.03 / 1_000_000, 0)} MB: a 100-byte line is 103 in JSON; less is output skipped for a client slower than the flood)`)
 }
 console.log(`clients dropped: ${dropped}`)
+console.log(`seconds runnable but waiting for a CPU per flood (median, all threads): bare node-pty's process ${
+  format(median(baselineWait), 2)
+}; the server with 1 client ${format(median((cpuSeconds.get(1) ?? []).map((cpu) => cpu.serverWait)), 2)}, with 10 ${
+  format(median((cpuSeconds.get(10) ?? []).map((cpu) => cpu.serverWait)), 2)
+}`)
 
 printTable(
   `Memory: server RSS while ${floodMb} MB flow`,
